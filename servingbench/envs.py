@@ -1,0 +1,161 @@
+"""Virtual environments: one per framework, one for the harness, one for the model build.
+
+Each environment is created on first use from a pinned requirements file and cached outside the work
+tree under a key made of the interpreter and the full text of its requirements (``-r`` includes
+followed), so it is reused while they are unchanged and rebuilt when they change.
+
+Stdlib only: the Makefile calls this module with a bare python3 to bootstrap the harness itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+ENV_LAYOUT_VERSION = "1"
+
+
+def cache_root() -> Path:
+    """Where environments and built models live: $SERVINGBENCH_CACHE or ~/.cache/servingbench."""
+    root = os.environ.get("SERVINGBENCH_CACHE") or Path.home() / ".cache" / "servingbench"
+    return Path(root)
+
+
+def default_python() -> str:
+    """The interpreter new environments are made from unless an adapter asks for another."""
+    return os.environ.get("SERVINGBENCH_PYTHON") or shutil.which("python3.11") or sys.executable
+
+
+def requirement_lines(path: Path, seen: set[Path] | None = None) -> list[str]:
+    """The requirement lines of a file with ``-r`` includes expanded (comments dropped)."""
+    seen = seen or set()
+    path = path.resolve()
+    if path in seen:
+        return []
+    seen.add(path)
+    lines: list[str] = []
+    for raw in path.read_text().splitlines():
+        line = raw.split("#", 1)[0].strip() if not raw.strip().startswith("--") else raw.strip()
+        if not line:
+            continue
+        if line.startswith(("-r ", "--requirement ")):
+            lines += requirement_lines(path.parent / line.split(None, 1)[1], seen)
+        else:
+            lines.append(line)
+    return lines
+
+
+def python_identity(python: str) -> str:
+    out = subprocess.run(
+        [python, "-c", "import sys, platform; print(sys.version, platform.machine(), sys.prefix)"],
+        capture_output=True, text=True, check=True,
+    )
+    return out.stdout.strip()
+
+
+def env_key(name: str, requirements: Path, python: str) -> str:
+    digest = hashlib.sha256()
+    for part in (ENV_LAYOUT_VERSION, name, python_identity(python), *requirement_lines(requirements)):
+        digest.update(part.encode() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def env_dir(name: str, requirements: Path, python: str | None = None) -> Path:
+    python = python or default_python()
+    return cache_root() / "envs" / f"{name}-{env_key(name, requirements, python)}"
+
+
+def env_python(folder: Path) -> Path:
+    return folder / "bin" / "python"
+
+
+def ensure_env(name: str, requirements: Path, python: str | None = None, quiet: bool = False) -> Path:
+    """Return the interpreter of the environment for ``requirements``, creating it if needed.
+
+    Creation happens in a temporary folder renamed into place at the end, under a lock, so an
+    interrupted install never leaves an environment that looks complete.
+    """
+    python = python or default_python()
+    final = env_dir(name, requirements, python)
+    if (final / ".complete").exists():
+        return env_python(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    with open(final.parent / f".{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (final / ".complete").exists():
+            return env_python(final)
+        tmp = final.with_name(final.name + ".partial")
+        shutil.rmtree(tmp, ignore_errors=True)
+        started = time.monotonic()
+        say = (lambda *_: None) if quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
+        say(f"[env] creating the {name} environment from {_rel(requirements)} (first use; cached in {final})")
+        subprocess.run([python, "-m", "venv", str(tmp)], check=True)
+        pip = [str(env_python(tmp)), "-m", "pip", "--disable-pip-version-check"]
+        log = tmp / "install.log"
+        with open(log, "w") as out:
+            for step in [pip + ["install", "-r", str(requirements)]]:
+                result = subprocess.run(step, stdout=out, stderr=subprocess.STDOUT)
+                if result.returncode != 0:
+                    tail = log.read_text(errors="replace").splitlines()[-25:]
+                    raise EnvError(
+                        f"installing the {name} environment failed ({' '.join(step[3:])}).\n"
+                        f"Last lines of {log}:\n  " + "\n  ".join(tail) +
+                        "\nFix the pins in " + _rel(requirements) + " and run again."
+                    )
+        # venvs are not relocatable: rewrite the scripts' shebangs to the final path.
+        _relocate(tmp, final)
+        (tmp / ".complete").write_text(f"{time.time()}\n")
+        if final.exists():
+            shutil.rmtree(final)
+        tmp.rename(final)
+        say(f"[env] {name} ready in {time.monotonic() - started:.0f} s")
+    return env_python(final)
+
+
+class EnvError(RuntimeError):
+    """An environment could not be created; the message says why and what to do."""
+
+
+def _relocate(tmp: Path, final: Path) -> None:
+    old, new = str(tmp).encode(), str(final).encode()
+    for script in (tmp / "bin").iterdir():
+        if script.is_symlink() or not script.is_file():
+            continue
+        data = script.read_bytes()
+        if old in data:
+            script.write_bytes(data.replace(old, new))
+    cfg = tmp / "pyvenv.cfg"
+    cfg.write_bytes(cfg.read_bytes().replace(old, new))
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(REPO))
+    except ValueError:
+        return str(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Create or locate a cached virtual environment.")
+    parser.add_argument("name")
+    parser.add_argument("requirements", type=Path)
+    parser.add_argument("--python", default=None)
+    args = parser.parse_args(argv)
+    try:
+        print(ensure_env(args.name, args.requirements, args.python))
+    except EnvError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
