@@ -1,0 +1,84 @@
+"""The parity gate: a framework must give the in-process predictor's answers before it is timed.
+
+The evaluation sentences go through the adapter's native protocol, a few requests at a time so that
+server-side batching is exercised; labels must equal the in-process labels and scores agree within
+the tolerance. A framework that fails the gate gets no timings: it would not be serving this model.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from servingbench.adapter import Prediction
+
+EVAL_SET = Path(__file__).resolve().parent.parent / "shared_model" / "eval" / "sentences.csv"
+SCORE_TOLERANCE = 1e-4
+
+
+@dataclass
+class ParityResult:
+    passed: bool
+    sentences: int
+    label_mismatches: int
+    max_score_diff: float
+    tolerance: float
+    accuracy: float
+    """Accuracy of the served predictions against the evaluation set's labels."""
+    failures: list[dict] = field(default_factory=list)
+    error: str | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def eval_set() -> list[tuple[str, str]]:
+    with open(EVAL_SET, newline="", encoding="utf-8") as fh:
+        return [(row["text"], row["label"]) for row in csv.DictReader(fh)]
+
+
+def reference_predictions(model_dir: Path, texts: list[str]) -> list[Prediction]:
+    from shared_model.predictor import Predictor
+
+    return Predictor(model_dir, threads=1).predict(texts)
+
+
+def check_parity(
+    served: Callable[[list[str]], list[Prediction]],
+    reference: list[Prediction],
+    items: list[tuple[str, str]],
+    *,
+    concurrency: int = 4,
+    tolerance: float = SCORE_TOLERANCE,
+) -> ParityResult:
+    """Send each sentence as its own request (``concurrency`` at a time) and compare."""
+    texts = [text for text, _ in items]
+    try:
+        with ThreadPoolExecutor(concurrency) as pool:
+            answers = list(pool.map(lambda t: served([t]), texts))
+    except Exception as exc:  # any failure to serve the set fails the gate, with the reason
+        return ParityResult(False, len(texts), 0, float("nan"), tolerance, float("nan"),
+                            error=f"{type(exc).__name__}: {exc}")
+    failures = []
+    max_diff = 0.0
+    mismatches = correct = 0
+    for (text, truth), answer, (ref_label, ref_score) in zip(items, answers, reference, strict=True):
+        if len(answer) != 1:
+            failures.append({"text": text, "problem": f"{len(answer)} predictions for one text"})
+            mismatches += 1
+            continue
+        label, score = answer[0]
+        diff = abs(score - ref_score)
+        max_diff = max(max_diff, diff)
+        correct += label == truth
+        if label != ref_label or diff > tolerance:
+            mismatches += label != ref_label
+            failures.append({"text": text, "served": [label, score], "in_process": [ref_label, ref_score]})
+    return ParityResult(
+        passed=not failures, sentences=len(texts), label_mismatches=mismatches,
+        max_score_diff=max_diff, tolerance=tolerance, accuracy=correct / len(texts),
+        failures=failures[:20],
+    )

@@ -1,0 +1,87 @@
+"""The "no serving" row: the shared predictor called in-process on the server's CPU set.
+
+This is the physical limit of the model on those CPUs: single-request latency with nothing around
+it, and the throughput of sequential single requests and of batches of 32. Every framework's
+overhead is measured against it. Run as a subprocess pinned to the server's CPUs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from servingbench.envs import REPO
+
+
+def measure(model_dir: Path, threads: int, seconds: float, batch: int = 32) -> dict:
+    import numpy as np
+
+    from loadtests.corpus import request_texts
+    from shared_model.predictor import Predictor
+    from servingbench.stats import exact_percentiles
+
+    predictor = Predictor(model_dir, threads=threads)
+    texts = request_texts()
+    for text in texts[:20]:  # warm-up, discarded
+        predictor.predict([text])
+    latencies = []
+    deadline = time.perf_counter() + seconds / 2
+    i = 0
+    while time.perf_counter() < deadline:
+        t0 = time.perf_counter()
+        predictor.predict([texts[i % len(texts)]])
+        latencies.append((time.perf_counter() - t0) * 1000)
+        i += 1
+    lat = np.array(latencies)
+    batched = 0
+    started = time.perf_counter()
+    deadline = started + seconds / 2
+    j = 0
+    while time.perf_counter() < deadline:
+        chunk = [texts[(j + k) % len(texts)] for k in range(batch)]
+        predictor.predict(chunk)
+        batched += batch
+        j += batch
+    batch_wall = time.perf_counter() - started
+    pct = exact_percentiles(lat)
+    return {
+        "threads": threads,
+        "cpus": sorted(os.sched_getaffinity(0)),
+        "single_requests": int(lat.size),
+        "single_mean_ms": float(lat.mean()),
+        "single_p50_ms": pct["p50"],
+        "single_p99_ms": pct["p99"],
+        "sequential_rps": float(lat.size / (lat.sum() / 1000)),
+        "batch_size": batch,
+        "batched_sentences_per_s": batched / batch_wall,
+    }
+
+
+def run_reference(model_dir: Path, threads: int, cpus: tuple[int, ...], seconds: float, out: Path) -> dict:
+    """Run :func:`measure` in a subprocess pinned to ``cpus``; returns and writes its result."""
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS=str(threads))
+    subprocess.run(
+        [sys.executable, "-m", "servingbench.reference", "--model-dir", str(model_dir),
+         "--threads", str(threads), "--seconds", str(seconds), "--out", str(out)],
+        env=env, check=True, cwd=REPO, preexec_fn=lambda: os.sched_setaffinity(0, cpus),
+    )
+    return json.loads(out.read_text())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model-dir", type=Path, required=True)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    args.out.write_text(json.dumps(measure(args.model_dir, args.threads, args.seconds), indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""Latency statistics from raw samples: exact percentiles, throughput, errors, and an HDR histogram.
+
+Percentiles use the nearest-rank definition on the raw latencies (numpy's ``inverted_cdf``), so
+every reported value is a latency that some request really had. The HDR histogram (microsecond
+resolution, 3 significant digits) is kept beside them for plotting distributions and merging runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from hdrh.histogram import HdrHistogram
+
+PERCENTILES = {"p50": 50.0, "p90": 90.0, "p99": 99.0, "p999": 99.9}
+HDR_MAX_US = 120_000_000
+
+
+@dataclass(frozen=True)
+class LatencySummary:
+    """Summary of one measured window. Latencies in milliseconds."""
+
+    requests: int
+    ok: int
+    errors: int
+    error_rate: float
+    throughput_rps: float
+    mean_ms: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    p999_ms: float
+    max_ms: float
+    duration_s: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def exact_percentiles(latencies_ms: np.ndarray) -> dict[str, float]:
+    if latencies_ms.size == 0:
+        return {key: float("nan") for key in PERCENTILES}
+    values = np.percentile(latencies_ms, list(PERCENTILES.values()), method="inverted_cdf")
+    return {key: float(v) for key, v in zip(PERCENTILES, values, strict=True)}
+
+
+def in_window(samples: np.ndarray, start: float, end: float) -> np.ndarray:
+    """Samples (start time s, latency ms, status) whose response completed inside [start, end)."""
+    if samples.size == 0:
+        return samples.reshape(0, 3)
+    done = samples[:, 0] + samples[:, 1] / 1000.0
+    return samples[(done >= start) & (done < end)]
+
+
+def summarize(window: np.ndarray, duration_s: float) -> LatencySummary:
+    """Throughput counts successful responses; percentiles are of successful requests only."""
+    status = window[:, 2] if window.size else np.zeros(0)
+    ok_mask = (status >= 200) & (status < 300)
+    ok_lat = window[ok_mask, 1] if window.size else np.zeros(0)
+    pct = exact_percentiles(ok_lat)
+    requests = int(window.shape[0])
+    ok = int(ok_mask.sum())
+    return LatencySummary(
+        requests=requests,
+        ok=ok,
+        errors=requests - ok,
+        error_rate=(requests - ok) / requests if requests else 0.0,
+        throughput_rps=ok / duration_s if duration_s > 0 else float("nan"),
+        mean_ms=float(ok_lat.mean()) if ok_lat.size else float("nan"),
+        p50_ms=pct["p50"],
+        p90_ms=pct["p90"],
+        p99_ms=pct["p99"],
+        p999_ms=pct["p999"],
+        max_ms=float(ok_lat.max()) if ok_lat.size else float("nan"),
+        duration_s=duration_s,
+    )
+
+
+def hdr_histogram(latencies_ms: np.ndarray) -> HdrHistogram:
+    hist = HdrHistogram(1, HDR_MAX_US, 3)
+    for us in np.clip(np.rint(latencies_ms * 1000.0), 1, HDR_MAX_US).astype(np.int64):
+        hist.record_value(int(us))
+    return hist
+
+
+def encode_histogram(latencies_ms: np.ndarray) -> str:
+    """Compressed HdrHistogram (base64), readable by every HdrHistogram implementation."""
+    return hdr_histogram(latencies_ms).encode().decode("ascii")
+
+
+def cdf_points(latencies_ms: np.ndarray, points: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    """(latency ms, cumulative fraction) for plotting, from the raw samples."""
+    if latencies_ms.size == 0:
+        return np.zeros(0), np.zeros(0)
+    ordered = np.sort(latencies_ms)
+    idx = np.unique(np.linspace(0, ordered.size - 1, min(points, ordered.size)).astype(int))
+    return ordered[idx], (idx + 1) / ordered.size
