@@ -17,8 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
-
 from servingbench import stats
 from servingbench.adapter import Adapter, Tunables
 from servingbench.cpusets import format_cpus
@@ -234,14 +232,15 @@ def _closed_step(server: Server, config: BenchConfig, monitor: TreeMonitor, load
     window = stats.in_window(result.samples, start, start + profile.step_s)
     summary = stats.summarize(window, profile.step_s)
     usage = monitor.usage(before, after)
-    ok_all = int(((result.samples[:, 2] >= 200) & (result.samples[:, 2] < 300)).sum())
-    ok_lat = window[(window[:, 2] >= 200) & (window[:, 2] < 300), 1]
-    statuses = {str(int(s)): int(n) for s, n in zip(*np.unique(window[:, 2], return_counts=True), strict=True)}
+    ok_all = int(stats.ok_mask(result.samples).sum())
     return {
         "mode": "closed",
         "users": users,
+        "window_start": start,
+        "window_end": start + profile.step_s,
+        "samples_file": str(Path("load") / f"closed_u{users}.samples.npy"),
         **summary.as_dict(),
-        "status_counts": statuses,
+        "status_counts": stats.status_counts(window),
         "server_cpu_s": usage.cpu_s,
         "server_cpu_util": usage.cpu_util,
         "cpu_ms_per_request": usage.cpu_s * 1000 / ok_all if ok_all else float("nan"),
@@ -252,7 +251,7 @@ def _closed_step(server: Server, config: BenchConfig, monitor: TreeMonitor, load
         "generator_cpu_util": result.generator_cpu_util,
         "generator_limited": result.generator_cpu_util >= GENERATOR_SATURATED,
         "meets_slo": bool(summary.p99_ms <= config.slo_p99_ms and summary.error_rate <= 0.001),
-        "_hdr": stats.encode_histogram(ok_lat),
+        "_hdr": stats.encode_histogram(stats.ok_latencies(window)),
     }
 
 

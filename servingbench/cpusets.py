@@ -26,7 +26,9 @@ def format_cpus(cpus: tuple[int, ...]) -> str:
     return ",".join(str(c) for c in sorted(cpus))
 
 
-def split_cpus(server: str | None = None, loadgen: str | None = None) -> tuple[tuple[int, ...], tuple[int, ...]]:
+def split_cpus(
+    server: str | None = None, loadgen: str | None = None
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Default: the first half of the usable CPUs serve, the rest generate load."""
     usable = tuple(sorted(os.sched_getaffinity(0)))
     if len(usable) < 2 and not (server and loadgen):

@@ -101,7 +101,7 @@ def ensure_env(name: str, requirements: Path, python: str | None = None, quiet: 
         pip = [str(env_python(tmp)), "-m", "pip", "--disable-pip-version-check"]
         log = tmp / "install.log"
         with open(log, "w") as out:
-            for step in [pip + ["install", "-r", str(requirements)]]:
+            for step in [[*pip, "install", "-r", str(requirements)]]:
                 result = subprocess.run(step, stdout=out, stderr=subprocess.STDOUT)
                 if result.returncode != 0:
                     tail = log.read_text(errors="replace").splitlines()[-25:]

@@ -7,6 +7,7 @@ is verified: no process of the tree and no listening port may be left.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import socket
@@ -232,10 +233,8 @@ def stop(server: Server) -> None:
     """Stop the whole tree (term, wait, kill), then verify nothing runs or listens on its ports."""
     started = time.monotonic()
     killed = server.tree.stop(server.adapter.stop_timeout_s)
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         server.proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        pass
     leftovers = [describe(p) for p in server.tree.refresh()]
     deadline = time.monotonic() + 5
     listeners = listening_on(server.spec.ports.values())

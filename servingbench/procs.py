@@ -7,6 +7,7 @@ every pid ever seen is remembered: a helper whose parent has died is still ours 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -54,15 +55,11 @@ class ProcessTree:
         return [p for p in self.known.values() if _alive(p)]
 
     def signal_all(self, sig: int) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pgid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
         for proc in self.alive():
-            try:
+            with contextlib.suppress(psutil.Error):
                 proc.send_signal(sig)
-            except psutil.Error:
-                pass
 
     def stop(self, timeout_s: float, first_signal: int = signal.SIGTERM) -> list[str]:
         """Signal the tree, wait, then SIGKILL what is left. Returns what needed SIGKILL."""

@@ -22,8 +22,8 @@ def measure(model_dir: Path, threads: int, seconds: float, batch: int = 32) -> d
     import numpy as np
 
     from loadtests.corpus import request_texts
-    from shared_model.predictor import Predictor
     from servingbench.stats import exact_percentiles
+    from shared_model.predictor import Predictor
 
     predictor = Predictor(model_dir, threads=threads)
     texts = request_texts()

@@ -52,14 +52,31 @@ def in_window(samples: np.ndarray, start: float, end: float) -> np.ndarray:
     return samples[(done >= start) & (done < end)]
 
 
+def ok_mask(samples: np.ndarray) -> np.ndarray:
+    """Rows answered with a 2xx status."""
+    if samples.size == 0:
+        return np.zeros(0, dtype=bool)
+    return (samples[:, 2] >= 200) & (samples[:, 2] < 300)
+
+
+def ok_latencies(samples: np.ndarray) -> np.ndarray:
+    return samples[ok_mask(samples), 1] if samples.size else np.zeros(0)
+
+
+def status_counts(samples: np.ndarray) -> dict[str, int]:
+    """{"200": n, "503": m, "0": k} (0 = no response: connection error or timeout)."""
+    if samples.size == 0:
+        return {}
+    values, counts = np.unique(samples[:, 2], return_counts=True)
+    return {str(int(v)): int(n) for v, n in zip(values, counts, strict=True)}
+
+
 def summarize(window: np.ndarray, duration_s: float) -> LatencySummary:
     """Throughput counts successful responses; percentiles are of successful requests only."""
-    status = window[:, 2] if window.size else np.zeros(0)
-    ok_mask = (status >= 200) & (status < 300)
-    ok_lat = window[ok_mask, 1] if window.size else np.zeros(0)
+    ok_lat = ok_latencies(window)
     pct = exact_percentiles(ok_lat)
     requests = int(window.shape[0])
-    ok = int(ok_mask.sum())
+    ok = int(ok_lat.size)
     return LatencySummary(
         requests=requests,
         ok=ok,

@@ -1,0 +1,55 @@
+# servingbench: the front door. Every target sets up what it needs on first use.
+#   make bench FRAMEWORK=rayserve [PRESET=default|tuned] [PROFILE=quick|standard] [SLO=100]
+#              [SERVER_CPUS=0] [LOADGEN_CPUS=1] [PORT=8000] [WORKERS=..] [MAX_BATCH_SIZE=..] [MAX_BATCH_DELAY_MS=..]
+#   make test        the whole test suite (unit, model, real servers, end-to-end benches)
+#   make report      HTML reports from results/
+SHELL := /bin/bash
+PYTHON ?= python3.11
+FRAMEWORK ?=
+PRESET ?= default
+PROFILE ?= standard
+SLO ?= 100
+HARNESS_REQ := servingbench/requirements.txt
+# The harness's own environment, created on first use and cached outside the work tree.
+HARNESS = $$($(PYTHON) -m servingbench.envs harness $(HARNESS_REQ))
+opt = $(if $(2),$(1) $(2))
+
+.PHONY: help bench list report model env test test-fast lint clean
+
+help:
+	@sed -n '2,6p' Makefile
+
+bench:
+	@if [ -z "$(FRAMEWORK)" ]; then echo "usage: make bench FRAMEWORK=<name>; frameworks: $$(ls frameworks | tr '\n' ' ')"; exit 2; fi
+	@py=$(HARNESS) && $$py -m servingbench bench --framework $(FRAMEWORK) --preset $(PRESET) \
+		--profile $(PROFILE) --slo-ms $(SLO) $(call opt,--server-cpus,$(SERVER_CPUS)) \
+		$(call opt,--loadgen-cpus,$(LOADGEN_CPUS)) $(call opt,--port,$(PORT)) $(call opt,--workers,$(WORKERS)) \
+		$(call opt,--threads,$(THREADS)) $(call opt,--max-batch-size,$(MAX_BATCH_SIZE)) \
+		$(call opt,--max-batch-delay-ms,$(MAX_BATCH_DELAY_MS))
+
+list:
+	@py=$(HARNESS) && $$py -m servingbench list
+
+report:
+	@py=$(HARNESS) && $$py -m servingbench report
+
+model:
+	@py=$(HARNESS) && $$py -m shared_model.cache
+
+env:
+	@py=$(HARNESS) && echo "harness environment: $$py"
+
+test:
+	@py=$(HARNESS) && $$py -m shared_model.cache >/dev/null && $$py -m ruff check . && \
+		$$py -m pytest -v --durations=15 $(PYTEST_ARGS)
+
+test-fast:
+	@py=$(HARNESS) && $$py -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lint:
+	@py=$(HARNESS) && $$py -m ruff check .
+
+clean:
+	rm -rf results reports .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+	@echo "cached environments and models stay in $${SERVINGBENCH_CACHE:-$$HOME/.cache/servingbench} (rm -rf it to start over)"

@@ -1,0 +1,7 @@
+"""``python -m servingbench``."""
+
+import sys
+
+from servingbench.cli import main
+
+sys.exit(main())

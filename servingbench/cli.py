@@ -1,0 +1,129 @@
+"""Command line: ``python -m servingbench {bench,list,report}``. The Makefile is the front door."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from servingbench.cpusets import format_cpus, split_cpus
+from servingbench.frameworks import UnknownFramework, available, load_adapter
+from servingbench.profiles import PROFILES, get_profile
+from servingbench.results import results_root
+
+DEFAULT_SLO_P99_MS = 100.0
+"""p99 latency objective for one short review on one CPU (single requests take ~5 ms in-process)."""
+
+
+def _env_int(name: str) -> int | None:
+    value = os.environ.get(name)
+    return int(value) if value else None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="servingbench", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    bench = sub.add_parser("bench", help="benchmark one framework")
+    bench.add_argument("--framework", required=True, help="one of: " + ", ".join(available()))
+    bench.add_argument("--preset", default="default", help="default (framework defaults) or tuned")
+    bench.add_argument("--profile", default="standard", help="one of: " + ", ".join(PROFILES))
+    bench.add_argument("--slo-ms", type=float, default=DEFAULT_SLO_P99_MS, help="p99 latency objective")
+    bench.add_argument("--server-cpus", default=None, help="e.g. 0 or 0-1 (default: first half)")
+    bench.add_argument("--loadgen-cpus", default=None, help="default: the CPUs the server does not use")
+    bench.add_argument("--port", type=int, default=None, help="HTTP port of the server (default: free)")
+    bench.add_argument("--workers", type=int, default=None, help="override the preset's workers/replicas")
+    bench.add_argument("--threads", type=int, default=None, help="override threads per worker")
+    bench.add_argument("--max-batch-size", type=int, default=None)
+    bench.add_argument("--max-batch-delay-ms", type=float, default=None)
+    bench.add_argument("--results", type=Path, default=None, help="results folder (default: results/)")
+    bench.add_argument("--no-report", action="store_true", help="do not write the HTML report")
+
+    sub.add_parser("list", help="list frameworks and their presets")
+
+    report = sub.add_parser("report", help="write HTML reports from results/")
+    report.add_argument("--results", type=Path, default=None)
+    report.add_argument("--out", type=Path, default=None)
+    return parser
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from servingbench.bench import BenchConfig, run_bench
+    from shared_model.cache import ensure_model
+
+    try:
+        adapter = load_adapter(args.framework)
+        profile = get_profile(args.profile)
+        server_cpus, loadgen_cpus = split_cpus(args.server_cpus, args.loadgen_cpus)
+    except (UnknownFramework, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"servingbench: {adapter.display_name}, preset {args.preset}, profile {profile.name} "
+          f"(~{profile.estimate_s() / 60:.0f} min of load), SLO p99 <= {args.slo_ms:g} ms, "
+          f"server CPUs {format_cpus(server_cpus)}, load generator CPUs {format_cpus(loadgen_cpus)}")
+    model_dir = ensure_model()
+    os.sched_setaffinity(0, loadgen_cpus)  # the orchestrator and monitor stay off the server's CPUs
+    config = BenchConfig(
+        framework=adapter.name,
+        preset=args.preset,
+        profile=profile,
+        slo_p99_ms=args.slo_ms,
+        server_cpus=server_cpus,
+        loadgen_cpus=loadgen_cpus,
+        overrides={
+            "workers": args.workers, "threads_per_worker": args.threads,
+            "max_batch_size": args.max_batch_size, "max_batch_delay_ms": args.max_batch_delay_ms,
+        },
+        http_port=args.port,
+        results_root=args.results or results_root(),
+    )
+    try:
+        run_dir = run_bench(config, model_dir)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    from servingbench.results import load_run
+
+    record = load_run(run_dir) or {}
+    if not args.no_report:
+        from servingbench.report import write_run_report
+
+        page = write_run_report(run_dir)
+        print(f"report: {page}")
+    print(f"result: {run_dir}")
+    status = record.get("status")
+    if status == "interrupted":
+        return 130
+    return 0 if status == "complete" else 1
+
+
+def cmd_list() -> int:
+    for name in available():
+        adapter = load_adapter(name)
+        print(f"{name:12s} {adapter.display_name}")
+        for preset, chosen in adapter.presets().items():
+            print(f"    {preset:8s} {chosen.tunables}  # {chosen.note}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from servingbench.report import write_reports
+
+    written = write_reports(args.results or results_root(), args.out)
+    for path in written:
+        print(path)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "bench":
+        return cmd_bench(args)
+    if args.command == "list":
+        return cmd_list()
+    return cmd_report(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
