@@ -181,6 +181,7 @@ def launched(
             start_new_session=True,
             preexec_fn=lambda: os.sched_setaffinity(0, cpus),
         )
+    (run_dir / "server.pid").write_text(f"{proc.pid}\n")
     server = Server(adapter, spec, proc, ProcessTree(proc.pid), log_path, time.monotonic())
     try:
         _wait_ready(server, progress)

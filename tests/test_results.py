@@ -1,0 +1,34 @@
+"""Run folders are published atomically and only finished runs are read back."""
+
+import json
+
+from servingbench.results import RunWriter, list_runs, load_run
+
+
+def test_partial_run_is_invisible_until_finished(tmp_path):
+    writer = RunWriter(tmp_path, "baseline", "default")
+    (writer.folder / "server").mkdir()
+    assert list_runs(tmp_path) == []  # half-written: not a run
+    writer.record["steps"] = [{"users": 1, "throughput_rps": 10.0, "status_counts": {"200": 5}}]
+    final = writer.finish("complete")
+    assert not writer.partial.exists() and final.is_dir()
+    runs = list_runs(tmp_path)
+    assert [r["run_id"] for r in runs] == [writer.run_id]
+    assert (final / "steps.csv").read_text().splitlines()[0] == "users,throughput_rps"
+
+
+def test_failed_run_keeps_reason(tmp_path):
+    writer = RunWriter(tmp_path, "rayserve", "tuned")
+    final = writer.finish("failed", "ServerDied: exited with code 1")
+    run = load_run(final)
+    assert run["status"] == "failed" and "exited" in run["failure_reason"]
+    assert run["git"]["commit"] is None or len(run["git"]["commit"]) == 40
+    assert run["machine"]["logical_cpus"] >= 1
+
+
+def test_unreadable_or_foreign_folders_are_ignored(tmp_path):
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "run.json").write_text("{not json")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "run.json").write_text(json.dumps({"status": "running"}))
+    assert list_runs(tmp_path) == []

@@ -1,0 +1,60 @@
+"""Exact percentiles, windows, throughput and histograms from raw samples."""
+
+import numpy as np
+import pytest
+from hdrh.histogram import HdrHistogram
+
+from servingbench import stats
+
+
+def samples(latencies_ms, status=200, start=100.0, spacing=0.01):
+    n = len(latencies_ms)
+    return np.column_stack([start + np.arange(n) * spacing, latencies_ms, np.full(n, status)])
+
+
+def test_percentiles_are_nearest_rank_of_raw_samples():
+    lat = np.arange(1, 1001, dtype=float)  # 1..1000 ms
+    pct = stats.exact_percentiles(lat)
+    assert pct == {"p50": 500.0, "p90": 900.0, "p99": 990.0, "p999": 999.0}
+
+
+def test_percentile_is_a_real_sample_not_a_bucket():
+    rng = np.random.default_rng(7)
+    lat = rng.lognormal(1.5, 0.6, 5000)
+    pct = stats.exact_percentiles(lat)
+    for value in pct.values():
+        assert value in set(lat.tolist())
+    # Locust-style rounding to two significant digits would move p99 off the raw value
+    assert pct["p99"] == np.sort(lat)[int(np.ceil(0.99 * lat.size)) - 1]
+
+
+def test_window_keeps_completions_inside_and_throughput_counts_ok_only():
+    ok = samples([10.0] * 100, start=0.0, spacing=0.1)  # completions at 0.01 .. 9.91 s
+    bad = samples([5.0] * 10, status=503, start=2.0, spacing=0.1)
+    data = np.vstack([ok, bad])
+    window = stats.in_window(data, 2.0, 7.0)
+    summary = stats.summarize(window, 5.0)
+    assert summary.ok == 50
+    assert summary.errors == 10
+    assert summary.throughput_rps == pytest.approx(10.0)
+    assert summary.error_rate == pytest.approx(10 / 60)
+    assert summary.p50_ms == 10.0
+    assert stats.status_counts(window) == {"200": 50, "503": 10}
+
+
+def test_empty_window_gives_nan_not_zero_latency():
+    summary = stats.summarize(np.zeros((0, 3)), 5.0)
+    assert summary.requests == 0 and summary.throughput_rps == 0.0
+    assert np.isnan(summary.p99_ms)
+
+
+def test_hdr_histogram_round_trips_within_its_precision():
+    lat = np.array([0.5, 1.0, 2.5, 10.0, 250.0, 1234.5])
+    decoded = HdrHistogram.decode(stats.encode_histogram(lat))
+    assert decoded.get_total_count() == lat.size
+    assert decoded.get_max_value() == pytest.approx(1234.5 * 1000, rel=1e-3)
+
+
+def test_cdf_points_end_at_one():
+    x, y = stats.cdf_points(np.arange(1, 1001, dtype=float), points=50)
+    assert y[-1] == 1.0 and x[-1] == 1000.0 and np.all(np.diff(x) >= 0)
