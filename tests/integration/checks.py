@@ -1,0 +1,69 @@
+"""Checks every framework's integration test runs against its real server.
+
+One place defines what "serves the model correctly" and "survives bad input" mean, so that every
+framework is held to the same bar: the parity gate on the evaluation set, then malformed JSON, the
+wrong schema, an empty batch, a 1 MB text and invalid UTF-8, each refused with a 4xx (or the
+framework's documented answer, declared by the test that calls these checks), after which the server
+still answers correctly; after the stop nothing may be left running or listening.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from servingbench.adapter import Adapter, HttpRequest, ProtocolError
+from servingbench.launcher import Server
+from servingbench.parity import check_parity, eval_set, reference_predictions
+
+PROBE = "An absolutely wonderful film, I loved every minute of it."
+
+
+def bad_inputs(adapter: Adapter) -> dict[str, HttpRequest]:
+    """Bad requests sent to the framework's own inference endpoint."""
+    good = adapter.encode(["placeholder text"])
+    marker = b"placeholder text"
+    assert marker in good.body, "codec must carry the text verbatim for the UTF-8 check"
+    return {
+        "malformed_json": replace(good, body=good.body[: len(good.body) // 2]),
+        "wrong_schema": replace(good, body=b'{"unexpected": [1, 2, 3]}'),
+        "invalid_utf8": replace(good, body=good.body.replace(marker, b"bad \xff\xfe\xfa bytes")),
+        "one_mb_text": adapter.encode(["word " * 200_000]),
+        "empty_batch": adapter.encode([]),
+    }
+
+
+def assert_parity(server: Server, model_dir) -> None:
+    items = eval_set()
+    reference = reference_predictions(model_dir, [t for t, _ in items])
+    result = check_parity(server.predict, reference, items)
+    assert result.passed, result.as_dict()
+    assert result.sentences >= 100
+
+
+def assert_rejects_bad_input(
+    server: Server, model_dir, accepted: dict[str, set[int]] | None = None
+) -> dict[str, int]:
+    """Each bad input gets a 4xx (or a declared status); the server keeps answering correctly.
+
+    ``accepted`` maps a case to the statuses the framework documents for it, e.g. a 1 MB text that
+    is truncated and answered 200, or an empty batch answered 200 with no predictions.
+    """
+    accepted = accepted or {}
+    expected_answer = reference_predictions(model_dir, [PROBE])
+    seen = {}
+    for case, request in bad_inputs(server.adapter).items():
+        status, body = server.send(request, timeout=60)
+        seen[case] = status
+        allowed = accepted.get(case, set())
+        assert 400 <= status < 500 or status in allowed, f"{case}: HTTP {status} {body[:300]!r}"
+        if status == 200 and case == "empty_batch":
+            try:
+                assert server.adapter.decode(status, body) == []
+            except ProtocolError as exc:  # a 200 must still be a well-formed answer
+                raise AssertionError(f"empty batch: 200 but {exc}") from exc
+        if status == 200 and case == "one_mb_text":
+            assert len(server.adapter.decode(status, body)) == 1
+        answer = server.predict([PROBE])
+        assert answer[0][0] == expected_answer[0][0], f"wrong answer after {case}"
+        assert abs(answer[0][1] - expected_answer[0][1]) < 1e-4, f"wrong score after {case}"
+    return seen
