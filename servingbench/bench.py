@@ -17,12 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from loadtests.corpus import request_texts
 from servingbench import stats
 from servingbench.adapter import Adapter, Tunables
 from servingbench.cpusets import format_cpus
 from servingbench.frameworks import load_adapter
 from servingbench.launcher import LaunchError, Server, ServerDied, framework_python, launched, log_tail
-from servingbench.loadrun import GENERATOR_SATURATED, LoadError, run_locust
+from servingbench.loadrun import GENERATOR_SATURATED, LoadError, run_locust, write_requests
 from servingbench.monitor import TreeMonitor
 from servingbench.parity import check_parity, eval_set, reference_predictions
 from servingbench.profiles import Profile
@@ -194,8 +195,9 @@ def _measure(server: Server, config: BenchConfig, model_dir: Path, writer: RunWr
         progress(f"parity passed: {parity.sentences} sentences, max score diff {parity.max_score_diff:.1e}")
 
         load_dir = writer.folder / "load"
+        requests_file = write_requests(server.adapter, request_texts(), load_dir / "requests.json")
         progress(f"warm-up {profile.warmup_s:.0f} s at {max(profile.users)} users (discarded)")
-        run_locust(server.adapter.name, server.base_url, users=max(profile.users),
+        run_locust(requests_file, server.base_url, users=max(profile.users),
                    run_time_s=profile.warmup_s, max_requests=profile.max_requests_per_step,
                    cpus=config.loadgen_cpus, out_dir=load_dir, name="warmup")
         _check_alive(server, "the warm-up")
@@ -206,7 +208,7 @@ def _measure(server: Server, config: BenchConfig, model_dir: Path, writer: RunWr
         for i, users in enumerate(profile.users, 1):
             progress(f"step {i}/{len(profile.users)}: {users} users, "
                      f"{profile.step_warmup_s:.0f} s settle + {profile.step_s:.0f} s measured")
-            step = _closed_step(server, config, monitor, load_dir, users)
+            step = _closed_step(server, config, monitor, requests_file, load_dir, users)
             histograms[f"users_{users}"] = step.pop("_hdr")
             steps.append(step)
             progress(f"  {step['throughput_rps']:.1f} req/s, p50 {step['p50_ms']:.1f} ms, "
@@ -218,12 +220,12 @@ def _measure(server: Server, config: BenchConfig, model_dir: Path, writer: RunWr
         record["summary"] = summarize_run(steps, config.slo_p99_ms)
 
 
-def _closed_step(server: Server, config: BenchConfig, monitor: TreeMonitor, load_dir: Path,
-                 users: int) -> dict:
+def _closed_step(server: Server, config: BenchConfig, monitor: TreeMonitor, requests_file: Path,
+                 load_dir: Path, users: int) -> dict:
     profile = config.profile
     before = monitor.sample()
     result = run_locust(
-        server.adapter.name, server.base_url, users=users,
+        requests_file, server.base_url, users=users,
         run_time_s=profile.step_warmup_s + profile.step_s, max_requests=profile.max_requests_per_step,
         cpus=config.loadgen_cpus, out_dir=load_dir, name=f"closed_u{users}",
     )

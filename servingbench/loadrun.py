@@ -7,6 +7,8 @@ flagged instead of being reported as the server's limit.
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import subprocess
 import sys
@@ -17,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import psutil
 
+from servingbench.adapter import Adapter, HttpRequest
 from servingbench.envs import REPO
 
 LOCUSTFILE = REPO / "loadtests" / "locustfile.py"
@@ -26,6 +29,23 @@ GENERATOR_SATURATED = 0.90
 
 class LoadError(RuntimeError):
     pass
+
+
+def write_requests(adapter: Adapter, texts: list[str], path: Path) -> Path:
+    """Encode one request per text with the adapter's codec, for Locust to replay."""
+    rows = []
+    for text in texts:
+        req = adapter.encode([text])
+        rows.append({"method": req.method, "path": req.path, "headers": req.headers,
+                     "body": base64.b64encode(req.body).decode("ascii")})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(rows))
+    return path
+
+
+def read_requests(path: str | Path) -> list[HttpRequest]:
+    rows = json.loads(Path(path).read_text())
+    return [HttpRequest(r["method"], r["path"], base64.b64decode(r["body"]), r["headers"]) for r in rows]
 
 
 @dataclass(frozen=True)
@@ -40,7 +60,7 @@ class LoadResult:
 
 
 def run_locust(
-    framework: str,
+    requests_file: Path,
     base_url: str,
     *,
     users: int,
@@ -49,19 +69,21 @@ def run_locust(
     cpus: tuple[int, ...],
     out_dir: Path,
     name: str,
+    extra_env: dict[str, str] | None = None,
 ) -> LoadResult:
-    """Run closed-loop Locust with ``users`` users for ``run_time_s`` seconds (or ``max_requests``)."""
+    """Run Locust with ``users`` users for ``run_time_s`` seconds (or ``max_requests``)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     samples_path = out_dir / f"{name}.samples.npy"
     log_path = out_dir / f"{name}.locust.log"
     env = dict(os.environ)
     env.update(
         PYTHONPATH=str(REPO),
-        SB_FRAMEWORK=framework,
+        SB_REQUESTS=str(requests_file),
         SB_SAMPLES_OUT=str(samples_path),
         SB_MAX_REQUESTS=str(max_requests),
         PYTHONUNBUFFERED="1",
     )
+    env.update(extra_env or {})
     argv = [
         sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
         "--host", base_url, "--users", str(users), "--spawn-rate", str(users),
@@ -98,3 +120,32 @@ def run_locust(
     samples = np.load(samples_path)
     test_start = float((out_dir / f"{name}.samples.npy.start").read_text())
     return LoadResult(samples, test_start, wall, cpu / wall / max(1, len(cpus)), log_path)
+
+
+def run_open_loop(
+    requests_file: Path,
+    base_url: str,
+    *,
+    rate_rps: float,
+    duration_s: float,
+    seed: int,
+    cpus: tuple[int, ...],
+    out_dir: Path,
+    name: str,
+    drain_s: float = 10.0,
+    max_in_flight: int = 512,
+) -> LoadResult:
+    """Poisson arrivals at ``rate_rps`` for ``duration_s`` seconds, latency from intended send time.
+
+    Bounded: the schedule has about rate x duration requests, at most ``max_in_flight`` are
+    outstanding, and whatever is unanswered ``drain_s`` after the last arrival counts as failed.
+    """
+    expected = int(rate_rps * duration_s)
+    return run_locust(
+        requests_file, base_url, users=1, run_time_s=duration_s + drain_s + 5,
+        max_requests=expected * 2 + 100, cpus=cpus, out_dir=out_dir, name=name,
+        extra_env={
+            "SB_MODE": "open", "SB_RATE": f"{rate_rps:.6f}", "SB_DURATION": f"{duration_s:.3f}",
+            "SB_SEED": str(seed), "SB_DRAIN_S": f"{drain_s:.1f}", "SB_MAX_IN_FLIGHT": str(max_in_flight),
+        },
+    )

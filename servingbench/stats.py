@@ -56,6 +56,13 @@ def in_window(samples: np.ndarray, start: float, end: float) -> np.ndarray:
     return samples[(done >= start) & (done < end)]
 
 
+def sent_in_window(samples: np.ndarray, start: float, end: float) -> np.ndarray:
+    """Samples whose (intended) send time lies in [start, end): the open-loop window."""
+    if samples.size == 0:
+        return samples.reshape(0, samples.shape[1] if samples.ndim == 2 else 3)
+    return samples[(samples[:, 0] >= start) & (samples[:, 0] < end)]
+
+
 def ok_mask(samples: np.ndarray) -> np.ndarray:
     """Rows answered with a 2xx status."""
     if samples.size == 0:
