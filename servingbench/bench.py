@@ -69,6 +69,11 @@ class Progress:
         self.out(f"[{self.framework} {_clock(elapsed)}, ~{_clock(left)} left] {message}")
 
 
+def adapter_start_estimate(adapter: Adapter) -> float:
+    """Seconds to budget for start, parity and stop in the time-left estimate."""
+    return 15.0 + adapter.stop_timeout_s / 2
+
+
 def _clock(seconds: float) -> str:
     return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
 
@@ -113,7 +118,6 @@ def run_bench(config: BenchConfig, model_dir: Path, out: Callable[[str], None] =
     adapter = load_adapter(config.framework)
     tunables, preset_note = resolve_tunables(adapter, config.preset, config.overrides)
     profile = config.profile
-    progress = Progress(adapter.name, profile.estimate_s() + 30, out)
     writer = RunWriter(config.results_root, adapter.name, config.preset)
     record = writer.record
     record.update(
@@ -128,10 +132,12 @@ def run_bench(config: BenchConfig, model_dir: Path, out: Callable[[str], None] =
         harness_versions=harness_versions(),
         model={"dir": str(model_dir), "manifest": _manifest(model_dir)},
     )
+    progress = Progress(adapter.name, profile.estimate_s(), out)
     previous = signal.signal(signal.SIGTERM, _raise_interrupted)
     try:
-        python = framework_python(adapter)
+        python = framework_python(adapter)  # first use: creates the environment (minutes)
         record["framework_version"] = framework_version(adapter, python)
+        progress = Progress(adapter.name, profile.estimate_s() + adapter_start_estimate(adapter), out)
         progress(f"in-process reference on CPUs {format_cpus(config.server_cpus)}")
         record["reference"] = run_reference(
             model_dir, tunables.threads_per_worker, config.server_cpus, profile.reference_s,

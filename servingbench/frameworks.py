@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 from servingbench.adapter import Adapter
@@ -26,10 +27,19 @@ def load_adapter(name: str) -> Adapter:
         raise UnknownFramework(
             f"unknown framework {name!r}. Valid frameworks: {', '.join(available())}"
         )
-    spec = importlib.util.spec_from_file_location(f"servingbench_adapter_{name}", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module_name = f"servingbench_adapter_{name}"
+    if module_name in sys.modules:
+        module = sys.modules[module_name]
+    else:
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module  # so inspect and pickling can find the adapter's class
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[module_name]
+            raise
     adapter = getattr(module, "ADAPTER", None)
     if not isinstance(adapter, Adapter):
         raise TypeError(f"{path} must define ADAPTER, an instance of servingbench.adapter.Adapter")
