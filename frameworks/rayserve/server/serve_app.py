@@ -1,0 +1,381 @@
+"""Ray Serve server for servingbench: a one-node Ray cluster, Serve on loopback, the shared model.
+
+One process starts everything and owns it: it starts the Ray head node (GCS, raylet and helpers) with
+every port pinned and its scratch folder inside the run folder, connects to it as the driver, starts
+Serve's HTTP proxy on 127.0.0.1, deploys the model and then blocks until SIGTERM or SIGINT, when it
+tears the node down (no drain: the benchmark is over) and exits.
+
+Why not ``ray.init()`` alone: it starts the same head node but cannot pin the node manager, object
+manager, agent and metrics ports, and one of those defaults is a fixed port (52365) that two servers on
+one machine would fight over. So the head node is started the way ``ray start --head`` does it, from
+``RayParams`` (every port given), and ``ray.init(address=...)`` connects the driver to it.
+
+Protocol (Ray Serve HTTP, JSON):
+    POST /predict {"texts": ["...", ...]}  ->  200 {"predictions": [{"label": .., "score": ..}, ...]}
+    bad input (not UTF-8, not JSON, wrong schema, non-string items)  ->  400 {"error": "..."}
+    body over MAX_BODY_BYTES  ->  413 {"error": "..."}
+
+Batching: with ``--max-batch-size`` > 1 each replica uses Ray Serve's own ``@serve.batch``; every text
+is one batch item, so the batch size counts texts as in the other frameworks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import sys
+import threading
+import time
+
+# Ray reads these at import time, and every Ray process it starts inherits them.
+for _key, _value in {
+    "RAY_USAGE_STATS_ENABLED": "0",  # no usage report (it would phone home)
+    "RAY_AUTH_MODE": "disabled",  # no token in ~/.ray/auth_token; loopback only anyway
+    "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",  # "local only" mode: GCS, raylet, workers bind 127.0.0.1
+    "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0",  # stop at once: no 30 s drain
+    "RAY_SERVE_PROXY_GRACEFUL_SHUTDOWN_TIMEOUT_S": "0.1",
+    "RAY_DEDUP_LOGS": "0",
+    "RAY_DISABLE_DOCKER_CPU_WARNING": "1",
+}.items():
+    os.environ.setdefault(_key, _value)
+
+APP_NAME = "servingbench"
+
+MAX_BODY_BYTES = 256 * 1024
+"""Bodies above this are refused with 413: a serving endpoint should not buffer unbounded input."""
+
+OBJECT_STORE_BYTES = 128 * 1024 * 1024
+"""Plasma store cap. Serve passes small HTTP payloads inline, so the store stays empty; Ray's default
+reserves 30% of RAM in /dev/shm."""
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--host", default="127.0.0.1", help="HTTP address (Ray itself always binds 127.0.0.1)")
+    p.add_argument("--http-port", type=int, default=8000)
+    for name in ("gcs", "node-manager", "object-manager", "metrics-agent", "metrics-export",
+                 "dashboard-agent", "runtime-env-agent"):
+        p.add_argument(f"--{name}-port", type=int, default=0, help="0: a free port chosen by the OS")
+    p.add_argument("--temp-dir", default=None, help="Ray's scratch and log folder")
+    p.add_argument("--num-cpus", type=int, default=None, help="CPUs Ray may schedule (default: affinity)")
+    p.add_argument("--replicas", type=int, default=1)
+    p.add_argument("--max-batch-size", type=int, default=1, help="1: no batching")
+    p.add_argument("--batch-wait-ms", type=float, default=0.0)
+    p.add_argument("--max-ongoing-requests", type=int, default=0, help="0: Ray Serve's default")
+    p.add_argument("--no-access-log", action="store_true")
+    return p.parse_args(argv)
+
+
+# -- the deployment ----------------------------------------------------------------------------------
+
+
+def build_app(args: argparse.Namespace):
+    import json
+
+    from ray import serve
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+
+    def error(status: int, message: str) -> JSONResponse:
+        return JSONResponse({"error": message}, status_code=status)
+
+    def parse(body: bytes) -> list[str] | JSONResponse:
+        """The texts of a request body, or the 4xx response that says why there are none."""
+        if len(body) > MAX_BODY_BYTES:
+            return error(413, f"request body over {MAX_BODY_BYTES} bytes")
+        try:
+            payload = json.loads(body.decode("utf-8"))
+        except UnicodeDecodeError:
+            return error(400, "request body is not valid UTF-8")
+        except ValueError as exc:
+            return error(400, f"malformed JSON: {exc}")
+        texts = payload.get("texts") if isinstance(payload, dict) else None
+        if not isinstance(texts, list):
+            return error(400, 'expected {"texts": ["...", ...]}')
+        if not all(isinstance(t, str) for t in texts):
+            return error(400, "every item of texts must be a string")
+        return texts
+
+    def answer(predictions) -> JSONResponse:
+        return JSONResponse({"predictions": [{"label": lab, "score": score} for lab, score in predictions]})
+
+    batching = args.max_batch_size > 1
+    # Ray reserves 1 CPU per replica by default; share the node's CPUs so N replicas fit on any budget.
+    cpus_per_replica = round(args.num_cpus / args.replicas, 4)
+    options: dict = {
+        "num_replicas": args.replicas,
+        "ray_actor_options": {"num_cpus": cpus_per_replica},
+        # A replica that cannot load the model fails the start at once instead of retrying for minutes.
+        "max_constructor_retry_count": 1,
+    }
+    if args.max_ongoing_requests:
+        options["max_ongoing_requests"] = args.max_ongoing_requests
+    if args.no_access_log:
+        options["logging_config"] = {"enable_access_log": False}
+
+    class Sentiment:
+        """One replica: the shared predictor, ORT threads = SB_THREADS, per-request or batched."""
+
+        def __init__(self) -> None:
+            from shared_model.predictor import load_predictor
+
+            self.predictor = load_predictor()
+            self.predictor.predict(["warm-up"])  # first run allocates; keep it out of the first request
+
+        async def __call__(self, request: Request) -> JSONResponse:
+            if request.method != "POST":
+                return error(405, "use POST /predict")
+            if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
+                return error(413, f"request body over {MAX_BODY_BYTES} bytes")
+            texts = parse(await request.body())
+            if isinstance(texts, JSONResponse):
+                return texts
+            if not texts:
+                return answer([])
+            try:
+                return answer(self.predictor.predict(texts))
+            except TypeError as exc:  # the predictor's own input check
+                return error(400, str(exc))
+
+    class BatchedSentiment(Sentiment):
+        """Same, with every text submitted to Ray Serve's @serve.batch queue."""
+
+        @serve.batch(max_batch_size=args.max_batch_size, batch_wait_timeout_s=args.batch_wait_ms / 1000)
+        async def predict_batch(self, texts: list[str]) -> list[tuple[str, float]]:
+            return self.predictor.predict(texts)
+
+        async def __call__(self, request: Request) -> JSONResponse:
+            import asyncio
+
+            if request.method != "POST":
+                return error(405, "use POST /predict")
+            if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
+                return error(413, f"request body over {MAX_BODY_BYTES} bytes")
+            texts = parse(await request.body())
+            if isinstance(texts, JSONResponse):
+                return texts
+            if len(texts) == 1:
+                return answer([await self.predict_batch(texts[0])])
+            return answer(await asyncio.gather(*(self.predict_batch(t) for t in texts)))
+
+    cls = BatchedSentiment if batching else Sentiment
+    return serve.deployment(name="Sentiment", **options)(cls).bind()
+
+
+# -- the Ray node ------------------------------------------------------------------------------------
+
+
+SOCKET_PATH_MAX = 107
+"""Linux's limit on a Unix socket path (108 bytes with the NUL)."""
+
+
+def socket_dir(temp_dir: str) -> str | None:
+    """A short folder for Ray's two Unix sockets when ``temp_dir`` is too long to hold them, else None.
+
+    Ray puts them at <temp_dir>/session_<date>_<time>_<usec>_<pid>/sockets/plasma_store; a run folder
+    deep in a work tree easily passes 107 bytes. Then (only then) the sockets go to /tmp/sbray-XXXX,
+    which ``shutdown`` removes; logs and everything else stay in ``temp_dir``.
+    """
+    longest = os.path.join(temp_dir, "session_2000-01-01_00-00-00_000000_4194304", "sockets", "plasma_store")
+    if len(longest.encode()) <= SOCKET_PATH_MAX:
+        return None
+    import tempfile
+
+    return tempfile.mkdtemp(prefix="sbray-", dir="/tmp")
+
+
+def plasma_dir(temp_dir: str | None) -> str | None:
+    """/dev/shm when it can hold the object store, else Ray's scratch folder (never Ray's /tmp fallback).
+
+    A container's /dev/shm is 64 MB unless run with --shm-size.
+    """
+    try:
+        shm = os.statvfs("/dev/shm")
+        if shm.f_bavail * shm.f_frsize > 1.2 * OBJECT_STORE_BYTES:
+            return "/dev/shm"
+    except OSError:
+        pass
+    return temp_dir
+
+
+def start_head(args: argparse.Namespace):
+    """Start GCS, raylet and helpers with pinned ports; return the Node that owns them."""
+    import ray._private.node
+    import ray._private.parameter
+
+    sockets = {}
+    if args.socket_dir:
+        sockets = {
+            "plasma_store_socket_name": os.path.join(args.socket_dir, "plasma_store"),
+            "raylet_socket_name": os.path.join(args.socket_dir, "raylet"),
+        }
+
+    params = ray._private.parameter.RayParams(
+        node_ip_address="127.0.0.1",
+        node_name="127.0.0.1",
+        num_cpus=args.num_cpus,
+        num_gpus=0,
+        object_store_memory=OBJECT_STORE_BYTES,
+        include_dashboard=False,
+        gcs_server_port=args.gcs_port,
+        node_manager_port=args.node_manager_port,
+        object_manager_port=args.object_manager_port,
+        metrics_agent_port=args.metrics_agent_port,
+        metrics_export_port=args.metrics_export_port,
+        dashboard_agent_listen_port=args.dashboard_agent_port,
+        runtime_env_agent_port=args.runtime_env_agent_port,
+        temp_dir=args.temp_dir,
+        plasma_directory=plasma_dir(args.temp_dir),
+        **sockets,
+    )
+    return ray._private.node.Node(params, head=True, shutdown_at_exit=False, spawn_reaper=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    args.num_cpus = args.num_cpus or len(os.sched_getaffinity(0))
+    if args.temp_dir:
+        args.temp_dir = os.path.abspath(args.temp_dir)
+        os.makedirs(args.temp_dir, exist_ok=True)
+    args.socket_dir = socket_dir(args.temp_dir) if args.temp_dir else None
+    stop = threading.Event()
+
+    def on_signal(signum, _frame):
+        print(f"[serve_app] signal {signum}: stopping", flush=True)
+        stop.set()
+
+    # Catch the stop signals from the very start: a signal during startup must still tear down.
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    import ray
+    from ray import serve
+
+    started = time.monotonic()
+    try:
+        node = start_head(args)
+    except BaseException:
+        _remove_socket_dir(args.socket_dir)
+        raise
+    try:
+        if stop.is_set():
+            return 0
+        ray.init(address=node.address, namespace="servingbench", log_to_driver=True,
+                 logging_level="warning", _temp_dir=args.temp_dir)
+        # ray.init replaces the SIGTERM handler with sys.exit(): put ours back.
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        if stop.is_set():
+            return 0
+        serve.start(http_options={"host": args.host, "port": args.http_port}, proxy_location="HeadOnly")
+        if stop.is_set():
+            return 0
+        try:
+            serve.run(build_app(args), name=APP_NAME, route_prefix="/predict", blocking=False)
+        except RuntimeError as exc:
+            # The replica's own error is in the deployment status; put it last in the log.
+            print(f"[serve_app] {exc}\n[serve_app] replica error: {deployment_error()}", flush=True)
+            return 1
+        print(f"[serve_app] serving on http://{args.host}:{args.http_port}/predict "
+              f"({args.replicas} replica(s), max_batch_size={args.max_batch_size}, "
+              f"batch_wait_ms={args.batch_wait_ms:g}) after {time.monotonic() - started:.1f} s", flush=True)
+        while not stop.wait(1.0):
+            pass
+    finally:
+        shutdown(node)
+        _remove_socket_dir(args.socket_dir)
+    return 0
+
+
+def deployment_error() -> str:
+    """The last lines of the failed deployment's status message (the replica's exception)."""
+    from ray import serve
+
+    try:
+        app = serve.status().applications[APP_NAME]
+        messages = [d.message for d in app.deployments.values() if d.message] or [app.message]
+        lines = [line for line in "\n".join(messages).splitlines() if line.strip()]
+        return " | ".join(lines[-2:]) or "(no message)"
+    except Exception as exc:
+        return f"(status unavailable: {exc})"
+
+
+def shutdown(node) -> None:
+    """Tear the node down fast and completely; never wait on a GCS that may already be gone.
+
+    The launcher signals the whole tree at once, so by the time this runs the GCS and raylet may be
+    exiting too: no ``serve.shutdown()`` / ``ray.shutdown()`` round trips (they retry a dead GCS for
+    a long time). Killing the raylet stops its workers (the Serve controller, proxy and replicas, each
+    in its own process group); Ray's own processes die with this one (PR_SET_PDEATHSIG); whatever
+    is left of the tree after that is killed here.
+    """
+    started = time.monotonic()
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    import psutil  # vendored by Ray
+
+    tree = psutil.Process().children(recursive=True)  # includes the raylet's workers while it lives
+    try:
+        node.kill_all_processes(check_alive=False, allow_graceful=GRACEFUL_KILL)
+    except Exception as exc:
+        print(f"[serve_app] kill_all_processes: {exc}", flush=True)
+    t_kill = time.monotonic() - started
+    deadline = time.monotonic() + 3.0
+    while True:
+        _reap()
+        alive = [p for p in tree if _running(p)]
+        if not alive or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    for proc in alive:
+        print(f"[serve_app] killing leftover pid {proc.pid}", flush=True)
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    _reap()
+    print(f"[serve_app] stopped in {time.monotonic() - started:.2f} s (node kill {t_kill:.2f} s, "
+          f"{len(tree)} processes)", flush=True)
+
+
+GRACEFUL_KILL = os.environ.get("SB_RAY_GRACEFUL_KILL", "1") == "1"
+
+
+def _remove_socket_dir(folder: str | None) -> None:
+    if folder:
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _reap() -> None:
+    """Collect exited children so they do not linger as zombies."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _running(proc) -> bool:
+    import psutil
+
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+if __name__ == "__main__":
+    try:
+        code = main()
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)  # skip the atexit hooks of a Ray driver whose cluster is gone (they can hang)
