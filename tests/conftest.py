@@ -1,4 +1,4 @@
-"""Fixtures for tests that start real servers: the built model and a per-test run folder."""
+"""Fixtures shared by the tests that need the built model (real servers, end-to-end benches)."""
 
 from __future__ import annotations
 

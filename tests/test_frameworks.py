@@ -27,7 +27,7 @@ def test_adapter_contract(name):
     assert isinstance(adapter, Adapter)
     assert adapter.display_name and adapter.protocol
     assert adapter.requirements.is_file(), "each framework pins its own environment"
-    assert (adapter.folder / "Dockerfile").is_file() or name == "baseline"
+    assert (adapter.folder / "Dockerfile").is_file(), "the same server as a container image"
     assert adapter.server_dir.is_dir()
     presets = adapter.presets()
     assert {"default", "tuned"} <= set(presets)
