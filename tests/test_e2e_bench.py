@@ -22,8 +22,10 @@ pytestmark = [pytest.mark.slow]
 
 
 def bench(results: Path, *args: str, **kwargs) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "servingbench", "bench", "--profile", "quick", "--results", str(results), *args]
-    return subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs)
+    cmd = [sys.executable, "-m", "servingbench", "bench", "--profile", "quick",
+           "--results", str(results), *args]
+    return subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            **kwargs)
 
 
 def only_run(results: Path) -> tuple[Path, dict]:
@@ -36,7 +38,7 @@ def only_run(results: Path) -> tuple[Path, dict]:
 def assert_nothing_left(run: dict) -> None:
     ports = list((run.get("ports") or {}).values())
     assert listening_on(ports) == [], "a port of the server is still listening"
-    pid_file = Path(run["_folder"] if "_folder" in run else "") / "server" / "server.pid"
+    pid_file = Path(run.get("_folder", "")) / "server" / "server.pid"
     if pid_file.is_file():
         pid = int(pid_file.read_text())
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
@@ -116,7 +118,7 @@ def test_ctrl_c_stops_everything_and_marks_the_run_interrupted(tmp_path, model_d
     proc.send_signal(signal.SIGINT)
     output, _ = proc.communicate(timeout=120)
     assert proc.returncode == 130, output
-    folder, run = only_run(tmp_path)
+    _, run = only_run(tmp_path)
     assert run["status"] == "interrupted"
     assert not psutil.pid_exists(server_pid) or psutil.Process(server_pid).status() == psutil.STATUS_ZOMBIE
     # Locust, started in its own group, is gone too

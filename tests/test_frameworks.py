@@ -1,5 +1,6 @@
 """Every adapter under frameworks/ honours the contract; unknown names list the valid ones."""
 
+import contextlib
 import json
 
 import pytest
@@ -44,10 +45,8 @@ def test_codec_encodes_texts_natively(name):
     assert isinstance(request, HttpRequest)
     assert request.method in {"POST", "PUT"} and request.path.startswith("/")
     body = request.body.decode("utf-8")
-    try:  # JSON protocols may escape non-ASCII: compare the decoded document
+    with contextlib.suppress(ValueError):  # JSON protocols may escape non-ASCII: compare decoded
         body = json.dumps(json.loads(body), ensure_ascii=False)
-    except ValueError:
-        pass
     assert "a fine film" in body and "ünïcode ✓" in body
 
 
