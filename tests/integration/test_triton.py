@@ -69,7 +69,7 @@ def assert_clients_agree(adapter, server, model_dir, batch: int) -> None:
 def assert_nothing_left(server, ports, run_dir: Path, pid: int) -> None:
     assert server.stop_report["left_running"] == [] and listening_on(ports) == []
     assert server.stop_report["needed_sigkill"] == [], server.stop_report
-    assert not (run_dir / "pytriton-workspace").exists(), "PyTriton left its workspace behind"
+    assert not (run_dir / "pytriton").exists(), "PyTriton left its workspace behind"
     assert shm_segments(pid) == [], f"shared memory left: {shm_segments(pid)}"
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
@@ -86,7 +86,7 @@ def test_default_preset_serves_and_survives_bad_input(model_dir, tmp_path):
         assert seen["empty_batch"] == 400
         assert_clients_agree(adapter, server, model_dir, batch=4)
         # Everything the server writes stays in the run folder: workspace, sockets, logs.
-        workspace = run_dir / "pytriton-workspace"
+        workspace = run_dir / "pytriton"
         assert (workspace / "model-store" / "sentiment" / "config.pbtxt").is_file()
         assert list(workspace.glob("*.sock")), "PyTriton's ZeroMQ sockets belong in the workspace"
         assert (run_dir / "tritonserver.log").is_file()
@@ -103,7 +103,7 @@ def test_tuned_preset_batches_and_passes_parity(model_dir, tmp_path):
     with launched(adapter, tunables, run_dir=run_dir, model_dir=model_dir) as server:
         assert_parity(server, model_dir)
         assert_clients_agree(adapter, server, model_dir, batch=tunables.max_batch_size)
-        config = (run_dir / "pytriton-workspace" / "model-store" / "sentiment" / "config.pbtxt").read_text()
+        config = (run_dir / "pytriton" / "model-store" / "sentiment" / "config.pbtxt").read_text()
         assert f"max_batch_size: {tunables.max_batch_size}" in config
         assert f"max_queue_delay_microseconds: {round(tunables.max_batch_delay_ms * 1000)}" in config
         ports = list(server.spec.ports.values())

@@ -1,0 +1,105 @@
+"""Triton Inference Server through PyTriton: the shared predictor as a Python-backend model.
+
+nvidia-pytriton ships the real ``tritonserver`` (2.51) with its Python backend only; the ONNX Runtime
+backend is not in the wheel, so the model runs in PyTriton's inference callable (the shared predictor,
+in the server process) behind Triton's HTTP/gRPC front end, scheduler and dynamic batcher.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from servingbench.adapter import (
+    Adapter,
+    HttpRequest,
+    LaunchSpec,
+    Prediction,
+    Preset,
+    ProtocolError,
+    ServerCommand,
+    Tunables,
+)
+
+MODEL = "sentiment"
+
+
+class TritonAdapter(Adapter):
+    name = "triton"
+    display_name = "Triton (PyTriton 0.7.0, tritonserver 2.51)"
+    protocol = (
+        f'Open Inference Protocol V2: POST /v2/models/{MODEL}/infer '
+        '{"inputs":[{"name":"text","shape":[n,1],"datatype":"BYTES","data":[...]}]} '
+        "-> outputs label (BYTES), score (FP32); gRPC on the same model"
+    )
+    package = "nvidia-pytriton"
+    port_names = ("http", "grpc", "metrics")
+    # The Python-backend stub links Debian's libpython3.11; a venv from another 3.11 build (pyenv's)
+    # fails model load with "'_thread.RLock' object has no attribute '_recursion_count'".
+    python = "/usr/bin/python3.11"
+    ready_timeout_s = 120.0
+    stop_timeout_s = 20.0
+    notes = (
+        "Python backend only (the wheel has no ONNX Runtime backend): tritonserver's front end, scheduler "
+        "and dynamic batcher hand each batch to PyTriton's proxy stub, which passes it over ZeroMQ sockets "
+        "and POSIX shared memory (/dev/shm, outside the run folder; freed on stop) to the shared predictor "
+        "in the PyTriton process. Six processes: PyTriton, tritonserver, the backend stub, a shared-memory "
+        "block server and two multiprocessing resource trackers. Workers are model instances: threads in the "
+        "one PyTriton process, not processes. Every error the model raises is HTTP 500 (PyTriton has no "
+        "4xx path) and fails every request dynamically batched with it; tritonserver 2.51 also answers "
+        "malformed JSON with 500. Requests may carry at most max_batch_size texts."
+    )
+
+    def presets(self) -> dict[str, Preset]:
+        return {
+            "default": Preset(
+                Tunables(workers=1, threads_per_worker=1, max_batch_size=4, max_batch_delay_ms=0.0),
+                "PyTriton's ModelConfig() defaults: batching on, max_batch_size=4, dynamic batcher with no "
+                "queue delay, one model instance",
+            ),
+            "tuned": Preset(
+                Tunables(workers=1, threads_per_worker=1, max_batch_size=16, max_batch_delay_ms=2.0),
+                "TUNED_NOTE",
+            ),
+        }
+
+    def validate(self, tunables: Tunables) -> None:
+        super().validate(tunables)
+        if tunables.max_batch_delay_ms < 0:
+            raise ValueError("triton: max_batch_delay_ms must be >= 0")
+        if tunables.max_batch_size > 128:
+            raise ValueError("triton: max_batch_size above 128 is not useful here (the predictor chunks at 128)")
+
+    def command(self, spec: LaunchSpec, python: Path) -> ServerCommand:
+        t = spec.tunables
+        argv = [
+            str(python), "-m", "triton_app",
+            "--host", spec.host,
+            "--http-port", str(spec.ports["http"]),
+            "--grpc-port", str(spec.ports["grpc"]),
+            "--metrics-port", str(spec.ports["metrics"]),
+            "--instances", str(t.workers),
+            "--max-batch-size", str(t.max_batch_size),
+            "--max-queue-delay-us", str(round(t.max_batch_delay_ms * 1000)),
+            "--run-dir", str(spec.run_dir),
+        ]
+        # PyTriton's home (default ~/.cache/pytriton) and XDG cache inside the run folder.
+        env = {"PYTRITON_HOME": str(spec.run_dir / "pytriton-home"), "XDG_CACHE_HOME": str(spec.run_dir / "cache")}
+        return ServerCommand(argv, env=env, cwd=self.server_dir)
+
+    def encode(self, texts: list[str]) -> HttpRequest:
+        body = {"inputs": [{"name": "text", "shape": [len(texts), 1], "datatype": "BYTES", "data": texts}]}
+        return HttpRequest("POST", f"/v2/models/{MODEL}/infer", self.json_body(body))
+
+    def decode(self, status: int, body: bytes) -> list[Prediction]:
+        payload = self.parse_json(status, body)
+        try:
+            outputs = {o["name"]: o["data"] for o in payload["outputs"]}  # type: ignore[index]
+            labels, scores = outputs["label"], outputs["score"]
+            if len(labels) != len(scores):
+                raise ValueError("label and score lengths differ")
+            return [(str(lab), float(score)) for lab, score in zip(labels, scores, strict=True)]
+        except (TypeError, KeyError, ValueError) as exc:
+            raise ProtocolError(f"unexpected V2 response: {str(payload)[:300]}") from exc
+
+
+ADAPTER = TritonAdapter()

@@ -1,0 +1,205 @@
+"""Triton Inference Server (through PyTriton) around the shared predictor.
+
+PyTriton starts the real ``tritonserver`` binary (2.51, shipped in the nvidia-pytriton wheel) with its
+Python backend; the model there is PyTriton's proxy, which hands each (dynamically batched) request to
+the inference callable below, running in this process. The wire protocol is Triton's own: Open
+Inference Protocol V2 over HTTP and gRPC.
+
+Model ``sentiment``: input ``text`` (BYTES, per-item shape [1]); outputs ``label`` (BYTES, [1]) and
+``score`` (FP32, [1]). The batch dimension is always on (PyTriton's default ``batching=True``), so a
+request carries shape ``[n, 1]``.
+
+Everything PyTriton and tritonserver write goes under $SB_RUN_DIR: the workspace (model store,
+tritonserver copy, ZeroMQ handshake/request sockets), the tritonserver log and PyTriton's home.
+SIGTERM and SIGINT stop Triton cleanly (model unload, stub exit, workspace removal).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import pathlib
+import signal
+import sys
+import threading
+
+import numpy as np
+
+from shared_model.predictor import load_predictor
+
+MODEL_NAME = "sentiment"
+MAX_TEXT_CHARS = 100_000
+"""Texts above this are refused (400-class error from the model): a serving endpoint should not tokenise
+unbounded input. The predictor truncates at 128 tokens anyway, so no real sentence comes near it."""
+
+UNIX_SOCKET_PATH_MAX = 107
+"""PyTriton puts its ZeroMQ ipc:// sockets in the workspace; a longer path fails at model load."""
+
+LOG = logging.getLogger("triton_app")
+
+
+class BadInput(ValueError):
+    """A request the model refuses."""
+
+
+def decode_texts(column: np.ndarray) -> list[str]:
+    """The ``text`` column of a batch ([n, 1] object array of bytes) to Python strings."""
+    texts = []
+    for item in column.reshape(-1):
+        if isinstance(item, bytes | bytearray | np.bytes_):
+            try:
+                text = bytes(item).decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise BadInput("text is not valid UTF-8") from exc
+        elif isinstance(item, str):
+            text = item
+        else:
+            raise BadInput(f"text must be a string, got {type(item).__name__}")
+        if len(text) > MAX_TEXT_CHARS:
+            raise BadInput(f"text longer than {MAX_TEXT_CHARS} characters")
+        texts.append(text)
+    return texts
+
+
+def make_infer(predictor):
+    from pytriton.decorators import batch
+
+    @batch
+    def infer(text: np.ndarray):
+        texts = decode_texts(text)
+        predictions = predictor.predict(texts)
+        labels = np.array([[label.encode("utf-8")] for label, _ in predictions], dtype=np.object_)
+        scores = np.array([[score] for _, score in predictions], dtype=np.float32)
+        return {"label": labels.reshape(-1, 1), "score": scores.reshape(-1, 1)}
+
+    return infer
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--http-port", type=int, required=True)
+    parser.add_argument("--grpc-port", type=int, required=True)
+    parser.add_argument("--metrics-port", type=int, required=True)
+    parser.add_argument("--instances", type=int, default=1, help="model instances (threads in this process)")
+    parser.add_argument("--max-batch-size", type=int, default=4, help="PyTriton's default is 4")
+    parser.add_argument("--max-queue-delay-us", type=int, default=0, help="PyTriton's default is 0")
+    parser.add_argument("--http-threads", type=int, default=None, help="tritonserver default when unset")
+    parser.add_argument("--run-dir", default=os.environ.get("SB_RUN_DIR", "."))
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    run_dir = pathlib.Path(args.run_dir).resolve()
+
+    from pytriton.model_config import DynamicBatcher, ModelConfig, Tensor
+    from pytriton.triton import Triton, TritonConfig, TritonLifecyclePolicy
+
+    workspace = run_dir / "pytriton"
+    longest_socket = workspace / f"{MODEL_NAME}_0_{args.instances - 1}-server.sock"
+    if len(str(longest_socket)) > UNIX_SOCKET_PATH_MAX:
+        print(f"error: the run folder path is too long for PyTriton's ZeroMQ sockets: {longest_socket} is "
+              f"{len(str(longest_socket))} characters, Unix sockets allow {UNIX_SOCKET_PATH_MAX}. "
+              "Use a shorter results/run folder.", file=sys.stderr, flush=True)
+        return 2
+    predictor = load_predictor()  # load (and fail) before any port opens
+    LOG.info("predictor loaded from %s with %d thread(s)", predictor.model_dir, predictor.threads)
+
+    config = TritonConfig(
+        http_address=args.host,
+        http_port=args.http_port,
+        grpc_address=args.host,
+        grpc_port=args.grpc_port,
+        metrics_address=args.host,
+        metrics_port=args.metrics_port,
+        http_thread_count=args.http_threads,
+        log_file=run_dir / "tritonserver.log",
+        exit_timeout_secs=5,
+    )
+    model_config = ModelConfig(
+        batching=True,
+        max_batch_size=args.max_batch_size,
+        batcher=DynamicBatcher(max_queue_delay_microseconds=args.max_queue_delay_us),
+    )
+    infer = make_infer(predictor)
+
+    # A local model store: PyTriton writes the proxy model into the workspace and tritonserver loads it
+    # at start (--load-model *). With the default policy PyTriton sends the model files through the
+    # load API, and tritonserver unpacks them into a hard-coded /tmp/folderXXXXXX, outside the run dir
+    # (and left behind if the server is killed).
+    triton = Triton(
+        config=config,
+        workspace=workspace,
+        triton_lifecycle_policy=TritonLifecyclePolicy(launch_triton_on_startup=True, local_model_store=True),
+    )
+    stopping = threading.Event()
+    ready = threading.Event()
+    signalled = threading.Event()
+
+    def on_signal(signum, _frame):
+        # The main thread waits in PyTriton (for the server, then in serve()); a KeyboardInterrupt
+        # there ends the wait, and the finally below stops tritonserver, unloads the proxy model and
+        # removes the workspace. Signals that arrive while stopping are ignored.
+        if not stopping.is_set():
+            signalled.set()
+            stopping.set()
+            LOG.info("signal %d: stopping Triton", signum)
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    threading.Thread(target=watch_startup, args=(triton, ready, stopping, run_dir), daemon=True).start()
+    try:
+        triton.bind(
+            model_name=MODEL_NAME,
+            infer_func=[infer] * args.instances,
+            inputs=[Tensor(name="text", dtype=bytes, shape=(1,))],
+            outputs=[
+                Tensor(name="label", dtype=bytes, shape=(1,)),
+                Tensor(name="score", dtype=np.float32, shape=(1,)),
+            ],
+            config=model_config,
+            strict=True,
+        )
+        triton.run()  # starts tritonserver, loads the proxy model, waits until it is ready
+        ready.set()
+        LOG.info("model %s ready: http %d, grpc %d, metrics %d", MODEL_NAME, args.http_port, args.grpc_port,
+                 args.metrics_port)
+        triton.serve()  # returns when tritonserver or the proxy dies, or on a signal
+        if not stopping.is_set():
+            LOG.error("tritonserver or the PyTriton proxy model died: stopping")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stopping.set()
+        triton.stop()
+    LOG.info("Triton stopped")
+    return 0 if ready.is_set() and signalled.is_set() else 1
+
+
+def watch_startup(triton, ready: threading.Event, stopping: threading.Event, run_dir: pathlib.Path) -> None:
+    """Fail fast when tritonserver dies during start (a port taken, a bad config).
+
+    PyTriton would otherwise wait up to 120 s for a server that is gone. Uses PyTriton's private
+    handle on the tritonserver process; without it this watch does nothing.
+    """
+    while not ready.wait(0.5) and not stopping.is_set():
+        server = getattr(triton, "_triton_server", None)
+        if server is not None and getattr(server, "_tritonserver_running_cmd", None) is not None \
+                and not server.is_alive():
+            log = run_dir / "tritonserver.log"
+            tail = log.read_text(errors="replace").splitlines()[-15:] if log.exists() else []
+            print("tritonserver exited during start; last lines of tritonserver.log:", *tail,
+                  sep="\n  ", flush=True)
+            stopping.set()
+            with contextlib.suppress(Exception):
+                triton.stop()
+            os._exit(1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
