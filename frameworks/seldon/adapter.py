@@ -1,0 +1,136 @@
+"""Seldon: the Seldon Core v1 Python wrapper (`seldon-core-microservice`) and its Seldon protocol."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from servingbench.adapter import (
+    Adapter,
+    HttpRequest,
+    LaunchSpec,
+    Prediction,
+    Preset,
+    ProtocolError,
+    ServerCommand,
+    Tunables,
+)
+
+
+@dataclass(frozen=True)
+class SeldonTunables(Tunables):
+    """The common knobs plus two of the wrapper's own that a preset needs to record.
+
+    http_threads: GUNICORN_THREADS, request threads per gunicorn worker (1 = gunicorn's sync worker,
+        which closes every connection; >= 2 = the gthread worker, which keeps connections alive).
+    grpc_workers: GRPC_WORKERS, gRPC server processes started beside the REST server (each loads
+        the model too); 0 = no gRPC server.
+    """
+
+    http_threads: int = 1
+    grpc_workers: int = 1
+
+
+SELDON_DEFAULTS = SeldonTunables()
+"""What `seldon-core-microservice` gives with no settings: 1 worker, 1 thread, 1 gRPC worker."""
+
+
+class SeldonAdapter(Adapter):
+    name = "seldon"
+    display_name = "Seldon Core (v1 Python wrapper)"
+    protocol = (
+        'Seldon protocol (v1), JSON: POST /api/v1.0/predictions {"data": {"ndarray": ["text", ...]}} -> '
+        '{"data": {"names": ["label", "score"], "ndarray": [["positive", 0.98], ...]}}'
+    )
+    package = "seldon-core"
+    port_names = ("http", "grpc", "metrics")
+    ready_timeout_s = 90.0
+    stop_timeout_s = 10.0
+    notes = (
+        "Seldon Core v2 serves models through MLServer (V2 protocol) behind Kubernetes or Docker Compose; "
+        "on one machine the v1 Python wrapper is the part of Seldon that is its own serving stack. "
+        "seldon-core 1.18.2 (the last release for Python 3.11): Flask on gunicorn 20.1, no adaptive "
+        "batching. A default start is 7 processes: the main process (the REST gunicorn master), its REST "
+        "worker, a multiprocessing Manager for metrics, a metrics gunicorn master and worker, and a gRPC "
+        "launcher with one gRPC worker; the REST worker and the gRPC worker each load the model (memory "
+        "is reported as PSS). The tuned preset turns the gRPC server off (GRPC_WORKERS=0): the benchmark "
+        "speaks REST. The wrapper hard-codes 0.0.0.0 for every listener; server/launch.py runs the "
+        "wrapper's own main() after rewriting those binds to 127.0.0.1 (REST, metrics and gRPC; the "
+        "wrapper still logs 'Binding to 0.0.0.0' for gRPC). With one thread per worker (the default) "
+        "gunicorn's sync worker answers 'Connection: close', so the load generator opens a new TCP "
+        "connection for every request; with 2+ threads connections are kept alive. Glue: input errors "
+        "are raised as SeldonMicroserviceException (the wrapper answers any other exception with 500), "
+        "bodies over 256 KiB get 413, and unknown paths get 404 instead of the wrapper's 500 (both "
+        "through Seldon's model_error_handler blueprint hook). A wrong schema is refused by the wrapper "
+        "(400); numbers mixed with strings in data.ndarray are coerced to strings by numpy before the "
+        "model sees them. The environment uses onnxruntime 1.26.0, not the shared 1.30.0: seldon-core "
+        "1.18.2 needs protobuf<4, onnxruntime 1.30 needs protobuf>=4.25.8."
+    )
+
+    def presets(self) -> dict[str, Preset]:
+        return {
+            "default": Preset(
+                SELDON_DEFAULTS,
+                "what `seldon-core-microservice` gives a new user: 1 gunicorn worker (sync, 1 thread, "
+                "Connection: close), 1 gRPC worker, 1 ORT thread",
+            ),
+            "tuned": Preset(
+                SeldonTunables(workers=1, threads_per_worker=1, http_threads=1, grpc_workers=0),
+                "TO BE MEASURED",
+            ),
+        }
+
+    def validate(self, tunables: Tunables) -> None:
+        super().validate(tunables)
+        if tunables.batching:
+            raise ValueError(
+                "seldon: the Seldon Core v1 wrapper has no adaptive batching (each request is one "
+                "predict() call): use max_batch_size=1; scale with workers instead"
+            )
+        if self._http_threads(tunables) < 1 or self._grpc_workers(tunables) < 0:
+            raise ValueError(f"seldon: http_threads must be >= 1 and grpc_workers >= 0: {tunables}")
+
+    @staticmethod
+    def _http_threads(tunables: Tunables) -> int:
+        return getattr(tunables, "http_threads", SELDON_DEFAULTS.http_threads)
+
+    @staticmethod
+    def _grpc_workers(tunables: Tunables) -> int:
+        return getattr(tunables, "grpc_workers", SELDON_DEFAULTS.grpc_workers)
+
+    def command(self, spec: LaunchSpec, python: Path) -> ServerCommand:
+        t = spec.tunables
+        argv = [
+            str(python), "-m", "launch", "ModelClass",
+            "--http-port", str(spec.ports["http"]),
+            "--grpc-port", str(spec.ports["grpc"]),
+            "--metrics-port", str(spec.ports["metrics"]),
+        ]
+        env = {
+            "SELDON_BIND_HOST": spec.host,
+            "GUNICORN_WORKERS": str(t.workers),
+            "GUNICORN_THREADS": str(self._http_threads(t)),
+            "GRPC_WORKERS": str(self._grpc_workers(t)),
+            "GRPC_THREADS": "1",  # the wrapper's default, written out
+            "GUNICORN_KEEPALIVE": "2",  # the wrapper's default (seconds), written out
+            "PYTHONDONTWRITEBYTECODE": "1",  # no __pycache__ next to the glue: write only in run_dir
+        }
+        # cwd is the run folder (the wrapper adds it to sys.path); the glue is on PYTHONPATH.
+        return ServerCommand(argv, env=env, cwd=spec.run_dir)
+
+    def encode(self, texts: list[str]) -> HttpRequest:
+        return HttpRequest("POST", "/api/v1.0/predictions", self.json_body({"data": {"ndarray": texts}}))
+
+    def decode(self, status: int, body: bytes) -> list[Prediction]:
+        payload = self.parse_json(status, body)
+        data = payload.get("data") if isinstance(payload, dict) else None
+        rows = data.get("ndarray") if isinstance(data, dict) else None
+        if not isinstance(rows, list):
+            raise ProtocolError(f"no data.ndarray in {str(payload)[:200]}")
+        try:
+            return [(str(label), float(score)) for label, score in rows]
+        except (TypeError, ValueError) as exc:
+            raise ProtocolError(f"unexpected data.ndarray rows: {str(rows)[:200]}") from exc
+
+
+ADAPTER = SeldonAdapter()
