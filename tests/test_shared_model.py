@@ -7,6 +7,7 @@ Tests marked slow need the build environment (torch) or the corpus download.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -71,7 +72,9 @@ def test_tuple_input_is_accepted(predictor: Predictor) -> None:
 
 @pytest.mark.parametrize("bad, index, type_name", [(["ok", 3], 1, "int"), ([None], 0, "NoneType"),
                                                     (["a", "b", b"bytes"], 2, "bytes")])
-def test_non_string_element_raises_type_error(predictor: Predictor, bad: list, index: int, type_name: str) -> None:
+def test_non_string_element_raises_type_error(
+    predictor: Predictor, bad: list, index: int, type_name: str
+) -> None:
     with pytest.raises(TypeError, match=rf"texts\[{index}\].*{type_name}"):
         predictor.predict(bad)
 
@@ -118,7 +121,7 @@ def test_missing_model_dir_says_make_model(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.delenv("SB_MODEL_DIR", raising=False)
     with pytest.raises(ModelNotFoundError, match="make model"):
         Predictor()
-    with pytest.raises(ModelNotFoundError, match="model.onnx"):
+    with pytest.raises(ModelNotFoundError, match=r"model\.onnx"):
         Predictor(tmp_path)
 
 
@@ -173,11 +176,11 @@ def test_heldout_accuracy_holds_with_onnx(predictor: Predictor) -> None:
     got: dict[int, str] = {}
     for start in range(0, len(order), 64):
         idx = order[start:start + 64]
-        for i, (label, _) in zip(idx, fast.predict([texts[i] for i in idx])):
+        for i, (label, _) in zip(idx, fast.predict([texts[i] for i in idx]), strict=True):
             got[i] = label
     acc = sum(got[i] == labels[i] for i in range(len(texts))) / len(texts)
     assert acc >= 0.75
-    assert acc == pytest.approx(METRICS["heldout_accuracy"], abs=2 / len(texts))
+    assert acc == pytest.approx(METRICS["heldout_accuracy"], abs=0.002)  # torch vs ONNX: a few flips at most
 
 
 @pytest.mark.slow
@@ -186,7 +189,7 @@ def test_onnx_matches_torch_reference(predictor: Predictor, tmp_path: Path) -> N
 
     python = ensure_build_env(quiet=True)
     texts, _ = read_eval()
-    texts = texts + ["", "word " * 400]
+    texts = [*texts, "", "word " * 400]
     (tmp_path / "texts.json").write_text(json.dumps(texts))
     subprocess.run([str(python), str(SHARED / "build" / "torch_reference.py"), "--texts",
                     str(tmp_path / "texts.json"), "--out", str(tmp_path / "probs.json")], check=True)
@@ -196,3 +199,47 @@ def test_onnx_matches_torch_reference(predictor: Predictor, tmp_path: Path) -> N
     print(f"ONNX vs torch max probability difference: {max_diff:.2e}")
     assert max_diff < 1e-5
     assert (got.argmax(axis=1) == expected.argmax(axis=1)).all()
+
+
+# --- a user's own model folder ------------------------------------------------------------------------
+
+TINY_HF_MODEL = """
+import sys
+from pathlib import Path
+from transformers import BertConfig, BertForSequenceClassification
+from shared_model.build import torch_model
+import torch
+torch.manual_seed(0)
+out = Path(sys.argv[1])
+tok = torch_model.load_tokenizer()
+config = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                    intermediate_size=64, num_labels=3, id2label={0: "bad", 1: "meh", 2: "good"},
+                    label2id={"bad": 0, "meh": 1, "good": 2})
+BertForSequenceClassification(config).eval().save_pretrained(out)
+tok.save_pretrained(out)
+"""
+
+
+def test_hf_model_gets_its_own_cache_folder(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text("{}")
+    assert cache.model_dir(tmp_path).name.startswith("hf-")
+    assert cache.model_dir(tmp_path) != cache.model_dir()
+
+
+@pytest.mark.slow
+def test_export_user_hf_model(tmp_path: Path) -> None:
+    """--hf-model: a (tiny, random) HF sequence classifier exports and serves through the same predictor."""
+    from shared_model.build.env import ensure_build_env
+
+    python = ensure_build_env(quiet=True)
+    folder, out = tmp_path / "user-model", tmp_path / "exported"
+    env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
+    subprocess.run([str(python), "-c", TINY_HF_MODEL, str(folder)], check=True, env=env)
+    subprocess.run([str(python), str(SHARED / "build" / "export_onnx.py"), "--out", str(out),
+                    "--hf-model", str(folder)], check=True, env=env)
+    user = Predictor(out, threads=1)
+    assert user.labels == ["bad", "meh", "good"]
+    assert user.input_names == ["input_ids", "attention_mask", "token_type_ids"]
+    probs = user.probabilities(["fine", "", "word " * 300])
+    assert probs.shape == (3, 3) and np.allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    assert user.predict(["fine"])[0][0] in user.labels
