@@ -94,14 +94,13 @@ class OpenLoopUser(FastHttpUser):
         _PENDING[key] = (intended_wall, intended)
         req = next(_next_request)
         lag_ms = (time.perf_counter() - intended) * 1000
-        status = 0
+        outcome: dict = {}  # Locust's request event marks failures in it (see _on_request)
         try:
-            with self.client.request(req.method, req.path, data=req.body, headers=req.headers,
-                                     name="infer", catch_response=True) as response:
-                status = response.status_code or 0
-                if response.error is not None and 200 <= status < 300:
-                    status = 0
-                response.success()  # recorded here, not by Locust's failure bookkeeping
+            response = self.client.request(req.method, req.path, data=req.body, headers=req.headers,
+                                           name="infer", context=outcome)
+            status = response.status_code or 0
+            if outcome.get("failed") and 200 <= status < 300:
+                status = 0
         finally:
             _PENDING.pop(key, None)
         SAMPLES.append((intended_wall, (time.perf_counter() - intended) * 1000, status, lag_ms))
@@ -117,8 +116,10 @@ def _on_start(**_kwargs: object) -> None:
 
 @events.request.add_listener
 def _on_request(response_time: float, start_time: float, response: object, exception: object,
-                **_kwargs: object) -> None:
+                context: object = None, **_kwargs: object) -> None:
     if MODE != "closed":
+        if exception is not None and isinstance(context, dict):
+            context["failed"] = True
         return
     status = getattr(response, "status_code", 0) or 0
     if exception is not None and 200 <= status < 300:

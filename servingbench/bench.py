@@ -17,18 +17,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
+
 from loadtests.corpus import request_texts
-from servingbench import stats
 from servingbench.adapter import Adapter, Tunables
+from servingbench.ceiling import measure_ceiling
+from servingbench.cost import cost_per_million
 from servingbench.cpusets import format_cpus
 from servingbench.frameworks import load_adapter
 from servingbench.launcher import LaunchError, Server, ServerDied, framework_python, launched, log_tail
-from servingbench.loadrun import GENERATOR_SATURATED, LoadError, run_locust, write_requests
+from servingbench.loadrun import LoadError, run_locust, write_requests
 from servingbench.monitor import TreeMonitor
 from servingbench.parity import check_parity, eval_set, reference_predictions
 from servingbench.profiles import Profile
 from servingbench.reference import run_reference
 from servingbench.results import RunWriter
+from servingbench.slo_search import Probe, passes, search, seed_for
+from servingbench.steps import StepContext, closed_step, open_step
 
 IDLE_SECONDS = 3.0
 
@@ -143,6 +148,15 @@ def run_bench(config: BenchConfig, model_dir: Path, out: Callable[[str], None] =
             model_dir, tunables.threads_per_worker, config.server_cpus, profile.reference_s,
             writer.folder / "reference.json",
         )
+        progress(f"load generator ceiling: no-op server, {max(profile.users)} users, "
+                 f"{profile.ceiling_s:.0f} s")
+        requests_file = write_requests(adapter, request_texts(), writer.folder / "load" / "requests.json")
+        record["generator_ceiling"] = measure_ceiling(
+            requests_file, config.server_cpus, config.loadgen_cpus, max(profile.users), profile.ceiling_s,
+            writer.folder / "ceiling",
+        )
+        progress(f"  generator ceiling {record['generator_ceiling']['rps']:.0f} req/s "
+                 f"({record['generator_ceiling']['bound']})")
         with launched(
             adapter, tunables, run_dir=writer.folder / "server", model_dir=model_dir,
             cpus=config.server_cpus, http_port=config.http_port, progress=progress,
@@ -187,80 +201,130 @@ def _measure(server: Server, config: BenchConfig, model_dir: Path, writer: RunWr
         idle = monitor.usage(idle_start, monitor.sample())
         record["idle"] = {"cpu_util": idle.cpu_util, "mem_bytes": idle.mem_peak_bytes,
                           "processes": idle.processes, "memory_kind": idle.memory_kind}
-
-        progress("parity gate: evaluation sentences through the native protocol")
-        items = eval_set()
-        reference = reference_predictions(model_dir, [t for t, _ in items])
-        parity = check_parity(server.predict, reference, items)
-        record["parity"] = parity.as_dict()
-        if not parity.passed:
-            raise ParityFailed(
-                parity.error or f"{parity.label_mismatches} label mismatches, max score difference "
-                f"{parity.max_score_diff:.2e} (tolerance {parity.tolerance:.0e}); no timings reported"
-            )
-        progress(f"parity passed: {parity.sentences} sentences, max score diff {parity.max_score_diff:.1e}")
-
+        run_parity_gate(server, model_dir, record, progress)
         load_dir = writer.folder / "load"
-        requests_file = write_requests(server.adapter, request_texts(), load_dir / "requests.json")
-        progress(f"warm-up {profile.warmup_s:.0f} s at {max(profile.users)} users (discarded)")
-        run_locust(requests_file, server.base_url, users=max(profile.users),
-                   run_time_s=profile.warmup_s, max_requests=profile.max_requests_per_step,
-                   cpus=config.loadgen_cpus, out_dir=load_dir, name="warmup")
-        _check_alive(server, "the warm-up")
-
-        steps: list[dict] = []
-        record["steps"] = steps
-        histograms: dict[str, str] = {}
-        for i, users in enumerate(profile.users, 1):
-            progress(f"step {i}/{len(profile.users)}: {users} users, "
-                     f"{profile.step_warmup_s:.0f} s settle + {profile.step_s:.0f} s measured")
-            step = _closed_step(server, config, monitor, requests_file, load_dir, users)
-            histograms[f"users_{users}"] = step.pop("_hdr")
-            steps.append(step)
-            progress(f"  {step['throughput_rps']:.1f} req/s, p50 {step['p50_ms']:.1f} ms, "
-                     f"p99 {step['p99_ms']:.1f} ms, errors {step['errors']}, "
-                     f"server CPU {step['server_cpu_util']:.2f}, {step['cpu_ms_per_request']:.2f} CPU-ms/req"
-                     + ("  [GENERATOR-LIMITED]" if step["generator_limited"] else ""))
-            _check_alive(server, f"step {i} ({users} users)")
-        (writer.folder / "histograms.json").write_text(json.dumps(histograms))
-        record["summary"] = summarize_run(steps, config.slo_p99_ms)
+        ctx = StepContext(server, monitor, load_dir / "requests.json", load_dir, config.loadgen_cpus,
+                          config.slo_p99_ms)
+        run_load_protocol(ctx, profile, record, writer.folder, progress)
 
 
-def _closed_step(server: Server, config: BenchConfig, monitor: TreeMonitor, requests_file: Path,
-                 load_dir: Path, users: int) -> dict:
-    profile = config.profile
-    before = monitor.sample()
-    result = run_locust(
-        requests_file, server.base_url, users=users,
-        run_time_s=profile.step_warmup_s + profile.step_s, max_requests=profile.max_requests_per_step,
-        cpus=config.loadgen_cpus, out_dir=load_dir, name=f"closed_u{users}",
+def run_parity_gate(server: Server, model_dir: Path, record: dict, progress: Progress) -> None:
+    """The evaluation set through the native protocol; raises ParityFailed when it does not match."""
+    progress("parity gate: evaluation sentences through the native protocol")
+    items = eval_set()
+    reference = reference_predictions(model_dir, [t for t, _ in items])
+    parity = check_parity(server.predict, reference, items)
+    record["parity"] = parity.as_dict()
+    if not parity.passed:
+        raise ParityFailed(
+            parity.error or f"{parity.label_mismatches} label mismatches, max score difference "
+            f"{parity.max_score_diff:.2e} (tolerance {parity.tolerance:.0e}); no timings reported"
+        )
+    progress(f"parity passed: {parity.sentences} sentences, max score diff {parity.max_score_diff:.1e}")
+
+
+def run_load_protocol(ctx: StepContext, profile: Profile, record: dict, folder: Path,
+                      progress: Progress) -> None:
+    """Warm-up, closed-loop steps, the fixed-load open-loop step, the SLO search and its repeats."""
+    server = ctx.server
+    write_requests(server.adapter, request_texts(), ctx.requests_file)
+    progress(f"warm-up {profile.warmup_s:.0f} s at {max(profile.users)} users (discarded)")
+    run_locust(ctx.requests_file, server.base_url, users=max(profile.users), run_time_s=profile.warmup_s,
+               max_requests=profile.max_requests_per_step, cpus=ctx.loadgen_cpus, out_dir=ctx.load_dir,
+               name="warmup")
+    _check_alive(server, "the warm-up")
+    histograms: dict[str, str] = {}
+
+    steps: list[dict] = []
+    record["steps"] = steps
+    for i, users in enumerate(profile.users, 1):
+        progress(f"closed loop {i}/{len(profile.users)}: {users} users, "
+                 f"{profile.step_warmup_s:.0f} s settle + {profile.step_s:.0f} s measured")
+        step = closed_step(ctx, users, profile.step_warmup_s, profile.step_s, profile.windows,
+                           profile.max_requests_per_step)
+        histograms[f"closed_u{users}"] = step.pop("_hdr")
+        steps.append(step)
+        progress("  " + describe_step(step))
+        _check_alive(server, f"closed-loop step {i} ({users} users)")
+
+    open_steps: list[dict] = []
+    record["open_steps"] = open_steps
+    rate = profile.fixed_rate_rps
+    progress(f"open loop at the fixed load: {rate:g} req/s Poisson, {profile.open_s:.0f} s measured")
+    step = open_step(ctx, rate, profile.open_warmup_s, profile.open_s, seed_for(rate), name="open_fixed",
+                     windows=profile.windows)
+    step["purpose"] = "fixed load"
+    histograms["open_fixed"] = step.pop("_hdr")
+    open_steps.append(step)
+    progress("  " + describe_step(step))
+    _check_alive(server, "the fixed-load step")
+
+    peak = max((s["throughput_rps"] for s in steps), default=0.0)
+    start = max(peak, rate, 1.0)
+    record["slo_search"] = run_slo_search(ctx, profile, start, open_steps, histograms, progress)
+    (folder / "histograms.json").write_text(json.dumps(histograms))
+    record["summary"] = summarize_run(record)
+
+
+def run_slo_search(ctx: StepContext, profile: Profile, start_rps: float, open_steps: list[dict],
+                   histograms: dict[str, str], progress: Progress) -> dict:
+    """The highest Poisson rate meeting the SLO, then ``repeats`` confirmations with fresh seeds."""
+    probe_no = [0]
+
+    def measure(rate: float, seed: int) -> Probe:
+        probe_no[0] += 1
+        progress(f"SLO search probe {probe_no[0]}/{profile.slo_probes}: {rate:.1f} req/s")
+        step = open_step(ctx, rate, profile.open_warmup_s, profile.probe_s, seed,
+                         name=f"slo_probe{probe_no[0]}", windows=profile.windows)
+        step["purpose"] = "SLO search"
+        histograms[f"slo_probe{probe_no[0]}"] = step.pop("_hdr")
+        open_steps.append(step)
+        progress("  " + describe_step(step))
+        _check_alive(ctx.server, f"SLO probe {probe_no[0]}")
+        return Probe(rate, step["p99_ms"], step["error_rate"], step["throughput_rps"],
+                     passes(step["p99_ms"], step["error_rate"], ctx.slo_p99_ms, ctx.max_error_rate),
+                     seed, step["generator_limited"])
+
+    result = search(measure, start_rps=start_rps, max_probes=profile.slo_probes)
+    out = result.as_dict()
+    confirmations = []
+    best = result.best_rate_rps
+    if best > 0 and profile.repeats > 1:
+        for k in range(1, profile.repeats + 1):
+            progress(f"SLO repeat {k}/{profile.repeats} at {best:.1f} req/s (fresh seed)")
+            step = open_step(ctx, best, profile.open_warmup_s, profile.probe_s, seed_for(best, k),
+                             name=f"slo_repeat{k}", windows=profile.windows)
+            step["purpose"] = "SLO repeat"
+            histograms[f"slo_repeat{k}"] = step.pop("_hdr")
+            open_steps.append(step)
+            progress("  " + describe_step(step))
+            _check_alive(ctx.server, f"SLO repeat {k}")
+            confirmations.append(step)
+    elif best > 0:
+        confirmations = [s for s in open_steps if s.get("purpose") == "SLO search" and s["rate_rps"] == best]
+    achieved = [s["throughput_rps"] for s in confirmations]
+    out.update(
+        repeats=len(confirmations),
+        repeats_passed=sum(1 for s in confirmations if s["meets_slo"]),
+        achieved_rps=achieved,
+        p99_ms=[s["p99_ms"] for s in confirmations],
+        throughput_rps=float(np.median(achieved)) if achieved else 0.0,
+        spread_rps=[min(achieved), max(achieved)] if achieved else [0.0, 0.0],
     )
-    after = monitor.sample()
-    start = result.test_start + profile.step_warmup_s
-    window = stats.in_window(result.samples, start, start + profile.step_s)
-    summary = stats.summarize(window, profile.step_s)
-    usage = monitor.usage(before, after)
-    ok_all = int(stats.ok_mask(result.samples).sum())
-    return {
-        "mode": "closed",
-        "users": users,
-        "window_start": start,
-        "window_end": start + profile.step_s,
-        "samples_file": str(Path("load") / f"closed_u{users}.samples.npy"),
-        **summary.as_dict(),
-        "status_counts": stats.status_counts(window),
-        "server_cpu_s": usage.cpu_s,
-        "server_cpu_util": usage.cpu_util,
-        "cpu_ms_per_request": usage.cpu_s * 1000 / ok_all if ok_all else float("nan"),
-        "mem_peak_mib": usage.mem_peak_bytes / 2**20,
-        "mem_mean_mib": usage.mem_mean_bytes / 2**20,
-        "memory_kind": usage.memory_kind,
-        "processes": usage.processes,
-        "generator_cpu_util": result.generator_cpu_util,
-        "generator_limited": result.generator_cpu_util >= GENERATOR_SATURATED,
-        "meets_slo": bool(summary.p99_ms <= config.slo_p99_ms and summary.error_rate <= 0.001),
-        "_hdr": stats.encode_histogram(stats.ok_latencies(window)),
-    }
+    return out
+
+
+def describe_step(step: dict) -> str:
+    load = f"{step['users']} users" if step["mode"] == "closed" else f"{step['rate_rps']:.1f} req/s offered"
+    parts = [load, f"{step['throughput_rps']:.1f} req/s", f"p50 {step['p50_ms']:.1f} ms",
+             f"p99 {step['p99_ms']:.1f} ms", f"errors {step['errors']}"]
+    if step.get("server_cpu_util") is not None:
+        parts.append(f"server CPU {step['server_cpu_util']:.2f}")
+    if not step.get("stable", True):
+        parts.append("unstable")
+    if step.get("generator_limited"):
+        parts.append("[GENERATOR-LIMITED]")
+    return ", ".join(parts)
 
 
 def _check_alive(server: Server, when: str) -> None:
@@ -270,22 +334,46 @@ def _check_alive(server: Server, when: str) -> None:
                          f"Last lines of {server.log_path}:\n{log_tail(server.log_path)}")
 
 
-def summarize_run(steps: list[dict], slo_p99_ms: float) -> dict:
-    """Headline figures of a closed-loop run: peak throughput and throughput within the SLO."""
+def summarize_run(record: dict) -> dict:
+    """Headline figures of a run: SLO throughput (open-loop search), fixed-load latency, peaks, cost."""
+    steps = record.get("steps") or []
     if not steps:
         return {}
+    slo_p99 = record["slo"]["p99_ms"]
     best = max(steps, key=lambda s: s["throughput_rps"])
-    within = [s for s in steps if s["meets_slo"]]
-    at_slo = max(within, key=lambda s: s["throughput_rps"]) if within else None
     lowest = min(steps, key=lambda s: s["users"])
-    return {
+    fixed = next((s for s in record.get("open_steps", []) if s.get("purpose") == "fixed load"), None)
+    search_result = record.get("slo_search") or {}
+    mems = [s["mem_peak_mib"] for s in steps + record.get("open_steps", []) if s.get("mem_peak_mib")]
+    summary = {
+        "throughput_at_slo_rps": search_result.get("throughput_rps", 0.0),
+        "throughput_at_slo_spread": search_result.get("spread_rps"),
+        "slo_rate_rps": search_result.get("best_rate_rps"),
+        "slo_source": "open-loop search",
+        "slo_p99_ms": slo_p99,
+        "fixed_load_rps": fixed["rate_rps"] if fixed else None,
+        "p50_ms_at_fixed_load": fixed["p50_ms"] if fixed else None,
+        "p99_ms_at_fixed_load": fixed["p99_ms"] if fixed else None,
+        "fixed_load_meets_slo": fixed["meets_slo"] if fixed else None,
         "peak_throughput_rps": best["throughput_rps"],
         "peak_at_users": best["users"],
-        "throughput_at_slo_rps": at_slo["throughput_rps"] if at_slo else 0.0,
-        "slo_users": at_slo["users"] if at_slo else None,
         "p50_ms_at_1_user": lowest["p50_ms"],
         "p99_ms_at_1_user": lowest["p99_ms"],
-        "cpu_ms_per_request_at_peak": best["cpu_ms_per_request"],
-        "mem_peak_mib": max(s["mem_peak_mib"] for s in steps),
-        "any_generator_limited": any(s["generator_limited"] for s in steps),
+        "cpu_ms_per_request_at_peak": best.get("cpu_ms_per_request"),
+        "cpu_ms_per_request_at_fixed_load": fixed.get("cpu_ms_per_request") if fixed else None,
+        "mem_peak_mib": max(mems) if mems else None,
+        "any_generator_limited": any(s["generator_limited"] for s in steps + record.get("open_steps", [])),
+        "unstable_steps": sum(1 for s in steps + record.get("open_steps", []) if not s.get("stable", True)),
     }
+    reference = record.get("reference") or {}
+    if reference:
+        summary["overhead"] = {
+            "latency_ms_at_1_user": lowest["p50_ms"] - reference["single_p50_ms"],
+            "throughput_fraction": summary["throughput_at_slo_rps"] / reference["sequential_rps"],
+            "throughput_fraction_of_batched": summary["throughput_at_slo_rps"]
+            / reference["batched_sentences_per_s"],
+        }
+    if summary["mem_peak_mib"]:
+        summary["cost"] = cost_per_million(summary["throughput_at_slo_rps"], len(record["cpus"]["server"]),
+                                           summary["mem_peak_mib"] / 1024)
+    return summary

@@ -1,0 +1,46 @@
+"""perf_analyzer's stability rule: a measurement is stable when consecutive windows agree.
+
+The measured part of a step is cut into equal windows; throughput and p99 are computed per window;
+the step is stable when the spread (max - min) / median of each stays within its limit. A step that is
+not stable is reported as such, never silently averaged.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from servingbench import stats
+
+THROUGHPUT_SPREAD = 0.10
+P99_SPREAD = 0.25
+
+
+def _spread(values: list[float]) -> float:
+    arr = np.array([v for v in values if v == v])
+    if arr.size < 2 or np.median(arr) == 0:
+        return float("nan")
+    return float((arr.max() - arr.min()) / np.median(arr))
+
+
+def stability(samples: np.ndarray, start: float, end: float, windows: int,
+              by_send_time: bool = False) -> dict:
+    """Per-window throughput and p99 over [start, end) and whether they agree."""
+    edges = np.linspace(start, end, windows + 1)
+    select = stats.sent_in_window if by_send_time else stats.in_window
+    tputs, p99s = [], []
+    for lo, hi in itertools.pairwise(edges):
+        summary = stats.summarize(select(samples, lo, hi), hi - lo)
+        tputs.append(summary.throughput_rps)
+        p99s.append(summary.p99_ms)
+    t_spread, p_spread = _spread(tputs), _spread(p99s)
+    return {
+        "window_throughput_rps": tputs,
+        "window_p99_ms": p99s,
+        "throughput_spread": t_spread,
+        "p99_spread": p_spread,
+        "stable": bool(t_spread <= THROUGHPUT_SPREAD and p_spread <= P99_SPREAD),
+        "rule": f"throughput spread <= {THROUGHPUT_SPREAD:.0%} and p99 spread <= {P99_SPREAD:.0%} "
+                f"across {windows} consecutive windows",
+    }

@@ -1,0 +1,118 @@
+"""Measured load steps against a running server: closed-loop users and open-loop arrival rates.
+
+Each step is one bounded Locust run; the server's process tree is sampled around it, the measured
+window is cut from the raw samples (warm-up discarded) and summarised with exact percentiles,
+stability windows, resource use and a flag when the load generator rather than the server was the
+limit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from servingbench import stats
+from servingbench.launcher import Server
+from servingbench.loadrun import GENERATOR_SATURATED, LoadResult, run_locust, run_open_loop
+from servingbench.monitor import Sample, TreeMonitor
+from servingbench.stability import stability
+
+SEND_LAG_LIMIT_MS = 10.0
+"""Open loop: if the generator's p99 send lag exceeds this, it could not keep the schedule."""
+
+
+@dataclass(frozen=True)
+class StepContext:
+    server: Server
+    monitor: TreeMonitor | None
+    requests_file: Path
+    load_dir: Path
+    loadgen_cpus: tuple[int, ...]
+    slo_p99_ms: float
+    max_error_rate: float = 0.001
+
+
+def _resources(ctx: StepContext, before: Sample | None, result: LoadResult) -> dict:
+    ok_all = int(stats.ok_mask(result.samples).sum())
+    out: dict = {"generator_cpu_util": result.generator_cpu_util}
+    if ctx.monitor is None or before is None:  # remote target: the server is not ours to watch
+        out.update(server_cpu_s=None, server_cpu_util=None, cpu_ms_per_request=None, mem_peak_mib=None,
+                   mem_mean_mib=None, memory_kind=None, processes=None)
+        return out
+    usage = ctx.monitor.usage(before, ctx.monitor.sample())
+    out.update(
+        server_cpu_s=usage.cpu_s,
+        server_cpu_util=usage.cpu_util,
+        cpu_ms_per_request=usage.cpu_s * 1000 / ok_all if ok_all else float("nan"),
+        mem_peak_mib=usage.mem_peak_bytes / 2**20,
+        mem_mean_mib=usage.mem_mean_bytes / 2**20,
+        memory_kind=usage.memory_kind,
+        processes=usage.processes,
+    )
+    return out
+
+
+def closed_step(ctx: StepContext, users: int, warmup_s: float, measure_s: float, windows: int,
+                max_requests: int, name: str | None = None) -> dict:
+    """``users`` closed-loop users for warm-up + measured seconds; latency from actual send."""
+    name = name or f"closed_u{users}"
+    before = ctx.monitor.sample() if ctx.monitor else None
+    result = run_locust(ctx.requests_file, ctx.server.base_url, users=users, run_time_s=warmup_s + measure_s,
+                        max_requests=max_requests, cpus=ctx.loadgen_cpus, out_dir=ctx.load_dir, name=name)
+    start = result.test_start + warmup_s
+    window = stats.in_window(result.samples, start, start + measure_s)
+    summary = stats.summarize(window, measure_s)
+    resources = _resources(ctx, before, result)
+    return {
+        "mode": "closed",
+        "users": users,
+        "window_start": start,
+        "window_end": start + measure_s,
+        "samples_file": str(Path("load") / f"{name}.samples.npy"),
+        **summary.as_dict(),
+        "status_counts": stats.status_counts(window),
+        **resources,
+        "generator_limited": result.generator_cpu_util >= GENERATOR_SATURATED,
+        "meets_slo": bool(summary.p99_ms <= ctx.slo_p99_ms and summary.error_rate <= ctx.max_error_rate),
+        **stability(result.samples, start, start + measure_s, windows),
+        "_hdr": stats.encode_histogram(stats.ok_latencies(window)),
+    }
+
+
+def open_step(ctx: StepContext, rate_rps: float, warmup_s: float, measure_s: float, seed: int,
+              name: str, windows: int = 3) -> dict:
+    """Poisson arrivals at ``rate_rps``; latency from each request's intended send time."""
+    before = ctx.monitor.sample() if ctx.monitor else None
+    result = run_open_loop(ctx.requests_file, ctx.server.base_url, rate_rps=rate_rps,
+                           duration_s=warmup_s + measure_s, seed=seed, cpus=ctx.loadgen_cpus,
+                           out_dir=ctx.load_dir, name=name)
+    start = result.test_start + warmup_s
+    window = stats.sent_in_window(result.samples, start, start + measure_s)
+    summary = stats.summarize(window, measure_s)
+    lags = window[:, 3] if window.size else np.zeros(0)
+    lags = lags[~np.isnan(lags)]
+    lag_p99 = stats.exact_percentiles(lags)["p99"] if lags.size else float("nan")
+    resources = _resources(ctx, before, result)
+    late = bool(lag_p99 == lag_p99 and lag_p99 > SEND_LAG_LIMIT_MS)  # NaN-safe
+    limited = result.generator_cpu_util >= GENERATOR_SATURATED or late
+    return {
+        "mode": "open",
+        "rate_rps": rate_rps,
+        "seed": seed,
+        "window_start": start,
+        "window_end": start + measure_s,
+        "samples_file": str(Path("load") / f"{name}.samples.npy"),
+        "latency_from": "intended send time",
+        **summary.as_dict(),
+        "intended_requests": int(window.shape[0]),
+        "not_answered": int((window[:, 2] == -1).sum()) if window.size else 0,
+        "send_lag_p99_ms": lag_p99,
+        "status_counts": stats.status_counts(window),
+        **resources,
+        "generator_limited": bool(limited),
+        "meets_slo": bool(summary.p99_ms <= ctx.slo_p99_ms and summary.error_rate <= ctx.max_error_rate),
+        **stability(result.samples, start, start + measure_s, windows, by_send_time=True),
+        "_hdr": stats.encode_histogram(stats.ok_latencies(window)),
+    }
