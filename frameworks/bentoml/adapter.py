@@ -1,0 +1,105 @@
+"""BentoML: the shared model as a ``@bentoml.service`` started with ``bentoml serve``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from servingbench.adapter import (
+    Adapter,
+    HttpRequest,
+    LaunchSpec,
+    Prediction,
+    Preset,
+    ServerCommand,
+    Tunables,
+)
+
+SERVICE = "service:Sentiment"
+DEFAULT_MAX_LATENCY_MS = 60_000
+"""BentoML's own default ``max_latency_ms`` for a batchable API."""
+
+
+class BentoMLAdapter(Adapter):
+    name = "bentoml"
+    display_name = "BentoML"
+    protocol = 'BentoML JSON: POST /predict {"texts": [...]} -> [{"label", "score"}, ...]'
+    package = "bentoml"
+    port_names = ("http",)
+    ready_timeout_s = 120.0
+    stop_timeout_s = 15.0
+    notes = (
+        "bentoml serve: a supervisor process (BentoML's circus fork, kantoku) that owns the listening "
+        "socket, plus one process per worker (each in its own session). The supervisor also listens on two "
+        "random 127.0.0.1 ports for its ZeroMQ control and pub/sub endpoints, chosen by BentoML with no "
+        "option to set them; they close when it exits. Run with BENTOML_CONTAINERIZED=true, as BentoML's "
+        "own images are: a worker that dies is not respawned (a failed model load ends the server instead "
+        "of a restart loop). Access log off (one log line per request otherwise); Prometheus metrics on "
+        "(BentoML's default). max_batch_delay_ms is mapped to BentoML's max_latency_ms, which is not a "
+        "fill wait: the adaptive batcher learns its own wait, and requests it expects to miss "
+        "max_latency_ms are shed with HTTP 503 ('process is overloaded'), so overload shows up as errors, "
+        "not latency; 0 means BentoML's default 60000 ms. max_batch_size counts texts, not requests. Bad "
+        "input is refused by BentoML's pydantic validation with 400, texts over 100,000 characters too."
+    )
+
+    def presets(self) -> dict[str, Preset]:
+        return {
+            "default": Preset(
+                Tunables(),
+                "what `bentoml serve` gives a plain @bentoml.service: one worker, sync API on one thread, "
+                "no adaptive batching (an API is batchable only when declared so)",
+            ),
+            # Filled in from measurements (see the report of this adapter's author).
+            "tuned": Preset(
+                Tunables(workers=1, threads_per_worker=1, max_batch_size=16, max_batch_delay_ms=0),
+                "one worker (a second on one CPU only adds contention); adaptive batching up to 16 texts, "
+                "max_latency_ms left at BentoML's 60 s so that nothing is shed",
+            ),
+        }
+
+    def validate(self, tunables: Tunables) -> None:
+        super().validate(tunables)
+        if tunables.max_batch_delay_ms < 0:
+            raise ValueError("bentoml: max_batch_delay_ms (BentoML's max_latency_ms) must be >= 0")
+        if not tunables.batching and tunables.max_batch_delay_ms:
+            raise ValueError(
+                "bentoml: max_batch_delay_ms maps to max_latency_ms, which exists only with adaptive "
+                "batching: set max_batch_size > 1 or leave the delay at 0"
+            )
+
+    @staticmethod
+    def max_latency_ms(tunables: Tunables) -> int:
+        if not tunables.max_batch_delay_ms:
+            return DEFAULT_MAX_LATENCY_MS
+        return max(1, round(tunables.max_batch_delay_ms))
+
+    def command(self, spec: LaunchSpec, python: Path) -> ServerCommand:
+        t = spec.tunables
+        args = [f"workers={t.workers}"]
+        if t.batching:
+            args += [f"max_batch_size={t.max_batch_size}", f"max_latency_ms={self.max_latency_ms(t)}"]
+        argv = [
+            str(python), "-m", "bentoml", "serve", SERVICE,
+            "--host", spec.host, "--port", str(spec.ports["http"]),
+            "--working-dir", str(self.server_dir),
+        ]
+        for arg in args:
+            argv += ["--arg", arg]
+        env = {
+            # BentoML's home holds its stores and the Prometheus multiprocess folder: keep it in the run.
+            "BENTOML_HOME": str(spec.run_dir / "bentoml_home"),
+            "BENTOML_DO_NOT_TRACK": "true",
+            # What BentoML's own container images set: a worker that dies is not respawned, so a model
+            # that fails to load ends the server at once (exit 1) instead of a restart loop that never
+            # becomes ready. Its only effect in 1.4.39 is the supervisor's respawn flag.
+            "BENTOML_CONTAINERIZED": "true",
+        }
+        return ServerCommand(argv, env=env, cwd=spec.run_dir)
+
+    def encode(self, texts: list[str]) -> HttpRequest:
+        return HttpRequest("POST", "/predict", self.json_body({"texts": texts}))
+
+    def decode(self, status: int, body: bytes) -> list[Prediction]:
+        return self.pairs(self.parse_json(status, body))
+
+
+ADAPTER = BentoMLAdapter()
