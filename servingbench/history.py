@@ -1,0 +1,156 @@
+"""Run history and the regression rule.
+
+Nightly runs of the same configuration form a series per metric. A single noisy night must not raise an
+alarm, and a real slowdown must: the newest value is compared with the median of the previous runs, and
+only a change larger than every measure of noise we have counts (the previous runs' scatter, the newest
+run's own spread across its repeats, and a floor relative to the median). The rule is stated on the page
+and in regressions.json so that anyone can check a flag by hand.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import asdict, dataclass
+
+from servingbench.report_model import RunView
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    title: str
+    unit: str
+    higher_is_better: bool
+
+
+METRICS: tuple[Metric, ...] = (
+    Metric("throughput_at_slo_rps", "throughput at the SLO", "req/s", True),
+    Metric("p99_ms_at_fixed_load", "p99 latency at the fixed load", "ms", False),
+    Metric("cpu_ms_per_request", "server CPU per request", "CPU-ms/req", False),
+    Metric("mem_peak_mib", "peak server memory", "MiB", False),
+)
+
+K_MAD = 3.0
+"""Multiples of the scaled MAD of the previous runs a change must exceed."""
+MAD_SCALE = 1.4826
+"""Makes the MAD estimate a standard deviation for normally distributed noise."""
+MIN_RELATIVE = 0.10
+"""A change smaller than this fraction of the median never counts, however quiet the history."""
+MIN_PREVIOUS = 3
+"""Previous runs needed before the rule judges anything."""
+WINDOW = 10
+"""At most this many previous runs form the baseline (recent behaviour, not all time)."""
+
+RULE_TEXT = (
+    f"For each configuration (framework, preset, profile, SLO) and metric, the newest complete run is "
+    f"compared with the median m of up to {WINDOW} previous complete runs (at least {MIN_PREVIOUS} needed). "
+    f"Tolerance = max({K_MAD:g} × {MAD_SCALE} × MAD of those runs, the width of the newest run's own "
+    f"reported spread [min, max] across its repeats, {MIN_RELATIVE:.0%} of m). A change beyond the tolerance "
+    f"in the worse direction is a regression; in the better direction an improvement."
+)
+
+
+def series_key(run: RunView) -> tuple[str, str, str, str]:
+    """Runs are comparable over time only with the same framework, preset, profile and SLO."""
+    slo = f"{run.slo_p99_ms:g}" if run.slo_p99_ms is not None else "?"
+    return (run.framework, run.preset, run.profile, slo)
+
+
+def series_label(key: tuple[str, str, str, str]) -> str:
+    framework, preset, profile, slo = key
+    return f"{framework} ({preset}, {profile}, SLO {slo} ms)"
+
+
+def build_series(runs: list[RunView]) -> dict[tuple[str, str, str, str], list[RunView]]:
+    """Complete, parity-passed runs grouped by configuration, oldest first."""
+    out: dict[tuple[str, str, str, str], list[RunView]] = {}
+    for run in sorted(runs, key=lambda r: r.sort_time):
+        if run.comparable:
+            out.setdefault(series_key(run), []).append(run)
+    return out
+
+
+@dataclass(frozen=True)
+class Verdict:
+    framework: str
+    preset: str
+    profile: str
+    slo_p99_ms: str
+    metric: str
+    title: str
+    unit: str
+    higher_is_better: bool
+    status: str
+    """"regression", "improvement", "ok" or "insufficient history"."""
+    run_id: str
+    value: float | None
+    baseline_median: float | None
+    mad: float | None
+    tolerance: float | None
+    change: float | None
+    change_pct: float | None
+    own_spread: tuple[float, float] | None
+    previous_run_ids: tuple[str, ...]
+
+    def as_dict(self) -> dict:
+        out = asdict(self)
+        out["own_spread"] = list(self.own_spread) if self.own_spread else None
+        out["previous_run_ids"] = list(self.previous_run_ids)
+        return out
+
+
+def judge(
+    value: float | None,
+    previous: list[float],
+    higher_is_better: bool,
+    own_spread: tuple[float, float] | None = None,
+) -> tuple[str, float | None, float | None, float | None]:
+    """Apply the rule to one value: (status, median, MAD, tolerance)."""
+    if value is None or len(previous) < MIN_PREVIOUS:
+        return "insufficient history", None, None, None
+    median = statistics.median(previous)
+    mad = statistics.median(abs(v - median) for v in previous)
+    spread_width = (own_spread[1] - own_spread[0]) if own_spread else 0.0
+    tolerance = max(K_MAD * MAD_SCALE * mad, spread_width, MIN_RELATIVE * abs(median))
+    change = value - median
+    if abs(change) <= tolerance:
+        return "ok", median, mad, tolerance
+    worse = change < 0 if higher_is_better else change > 0
+    return ("regression" if worse else "improvement"), median, mad, tolerance
+
+
+def evaluate(runs: list[RunView]) -> list[Verdict]:
+    """One verdict per configuration and metric, for the newest run of each configuration."""
+    verdicts = []
+    for key, series in sorted(build_series(runs).items()):
+        newest, earlier = series[-1], series[:-1][-WINDOW:]
+        for metric in METRICS:
+            value = newest.metric(metric.name)
+            prev_runs = [r for r in earlier if r.metric(metric.name) is not None]
+            previous = [r.metric(metric.name) for r in prev_runs]
+            spread = newest.metric_spread(metric.name)
+            status, median, mad, tol = judge(value, previous, metric.higher_is_better, spread)  # type: ignore[arg-type]
+            change = value - median if value is not None and median is not None else None
+            verdicts.append(Verdict(
+                framework=key[0], preset=key[1], profile=key[2], slo_p99_ms=key[3],
+                metric=metric.name, title=metric.title, unit=metric.unit,
+                higher_is_better=metric.higher_is_better, status=status, run_id=newest.run_id,
+                value=value, baseline_median=median, mad=mad, tolerance=tol, change=change,
+                change_pct=(change / median * 100 if change is not None and median else None),
+                own_spread=spread, previous_run_ids=tuple(r.run_id for r in prev_runs),
+            ))
+    return verdicts
+
+
+def regressions_document(verdicts: list[Verdict], generated_at: str) -> dict:
+    """The machine-readable reports/regressions.json."""
+    return {
+        "generated_at": generated_at,
+        "rule": {
+            "text": RULE_TEXT, "k_mad": K_MAD, "mad_scale": MAD_SCALE, "min_relative": MIN_RELATIVE,
+            "min_previous": MIN_PREVIOUS, "window": WINDOW,
+        },
+        "regressions": [v.as_dict() for v in verdicts if v.status == "regression"],
+        "improvements": [v.as_dict() for v in verdicts if v.status == "improvement"],
+        "checked": [v.as_dict() for v in verdicts],
+    }

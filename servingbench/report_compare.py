@@ -1,0 +1,88 @@
+"""Which runs the side-by-side comparison uses, and in what order.
+
+The comparison takes the latest complete run per (framework, preset); older ones only feed history. Runs
+that failed or were interrupted are never dropped: they are listed with their reason, and a configuration
+whose newest attempt failed is marked in the table even when an older complete run stands for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from servingbench.report_model import RunView
+
+
+@dataclass
+class Row:
+    """One line of the ranked table: a (framework, preset) and the run that represents it."""
+
+    run: RunView | None
+    framework: str
+    preset: str
+    rank: int | None = None
+    latest_attempt: RunView | None = None
+    """The newest run of this configuration when it is not ``run`` (a later failed attempt)."""
+
+    @property
+    def failed_after(self) -> bool:
+        return self.latest_attempt is not None and not self.latest_attempt.complete
+
+
+@dataclass
+class Comparison:
+    rows: list[Row] = field(default_factory=list)
+    failed: list[RunView] = field(default_factory=list)
+    all_runs: list[RunView] = field(default_factory=list)
+
+    @property
+    def latest(self) -> list[RunView]:
+        """The runs the comparison uses, in table order."""
+        return [r.run for r in self.rows if r.run is not None]
+
+    @property
+    def profiles(self) -> list[str]:
+        return sorted({r.profile for r in self.latest})
+
+
+def latest_complete(runs: list[RunView]) -> dict[tuple[str, str], RunView]:
+    """Newest complete run per (framework, preset)."""
+    best: dict[tuple[str, str], RunView] = {}
+    for run in sorted(runs, key=lambda r: r.sort_time):
+        if run.complete:
+            best[run.key] = run
+    return best
+
+
+def rank_key(run: RunView) -> tuple:
+    """Highest throughput at the SLO first; ties (and missing values) by lower p99 at the fixed load."""
+    tput = run.throughput_at_slo_rps
+    p99 = run.fixed_load.p99_ms
+    return (
+        0 if run.comparable else 1,
+        -(tput if tput is not None else -1.0),
+        p99 if p99 is not None else float("inf"),
+        run.framework,
+        run.preset,
+    )
+
+
+def compare(runs: list[RunView]) -> Comparison:
+    """Rank the latest complete run of each configuration; keep every failed run with its reason."""
+    ordered = sorted(runs, key=lambda r: r.sort_time)
+    newest: dict[tuple[str, str], RunView] = {}
+    for run in ordered:
+        newest[run.key] = run
+    chosen = latest_complete(ordered)
+    rows = []
+    for run in sorted(chosen.values(), key=rank_key):
+        last = newest[run.key]
+        rows.append(Row(run, run.framework, run.preset, latest_attempt=None if last is run else last))
+    rank = 0
+    for row in rows:
+        if row.run is not None and row.run.comparable:
+            rank += 1
+            row.rank = rank
+    never = sorted(k for k in newest if k not in chosen)
+    rows += [Row(None, fw, preset, latest_attempt=newest[(fw, preset)]) for fw, preset in never]
+    failed = [r for r in reversed(ordered) if not r.complete]
+    return Comparison(rows=rows, failed=failed, all_runs=list(reversed(ordered)))

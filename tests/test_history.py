@@ -1,0 +1,87 @@
+"""The regression rule: clear cases on both sides of the threshold, and when it refuses to judge."""
+
+from __future__ import annotations
+
+import pytest
+
+from servingbench import history
+from servingbench.history import judge
+from servingbench.report_model import run_view
+from servingbench.results import list_runs
+from tests.test_report_data import write_run
+
+PREVIOUS = [100.0, 101.0, 99.0, 100.0, 100.0]  # median 100, MAD 0: the 10% floor decides
+
+
+def test_throughput_drop_beyond_threshold_is_a_regression():
+    assert judge(85.0, PREVIOUS, higher_is_better=True)[0] == "regression"
+
+
+def test_throughput_drop_within_threshold_is_ok():
+    status, median, mad, tolerance = judge(91.0, PREVIOUS, higher_is_better=True)
+    assert (status, median, mad) == ("ok", 100.0, 0.0)
+    assert tolerance == pytest.approx(10.0)
+
+
+def test_threshold_edges():
+    assert judge(90.0, PREVIOUS, higher_is_better=True)[0] == "ok"  # exactly at the tolerance
+    assert judge(89.9, PREVIOUS, higher_is_better=True)[0] == "regression"
+
+
+def test_latency_rise_is_a_regression_and_fall_an_improvement():
+    assert judge(111.0, PREVIOUS, higher_is_better=False)[0] == "regression"
+    assert judge(89.0, PREVIOUS, higher_is_better=False)[0] == "improvement"
+    assert judge(111.0, PREVIOUS, higher_is_better=True)[0] == "improvement"
+
+
+def test_noisy_history_widens_the_tolerance():
+    noisy = [100.0, 80.0, 120.0, 90.0, 110.0]  # median 100, MAD 10 -> 3 * 1.4826 * 10 = 44.5
+    status, _, mad, tolerance = judge(60.0, noisy, higher_is_better=True)
+    assert mad == 10.0 and tolerance == pytest.approx(44.478)
+    assert status == "ok"
+    assert judge(55.0, noisy, higher_is_better=True)[0] == "regression"
+
+
+def test_own_spread_widens_the_tolerance():
+    assert judge(85.0, PREVIOUS, True, own_spread=(70.0, 95.0))[0] == "ok"  # spread width 25
+    assert judge(70.0, PREVIOUS, True, own_spread=(70.0, 95.0))[0] == "regression"
+
+
+def test_too_little_history_is_not_judged():
+    assert judge(10.0, [100.0, 100.0], higher_is_better=True)[0] == "insufficient history"
+    assert judge(None, PREVIOUS, higher_is_better=True)[0] == "insufficient history"
+
+
+def _history(tmp_path, values, **kw):
+    for day, tput in enumerate(values, 1):
+        write_run(tmp_path, started=f"2026-01-{day:02d}T00:00:00+00:00", tput=tput, samples=False, **kw)
+    return [run_view(r) for r in list_runs(tmp_path)]
+
+
+def test_evaluate_flags_the_newest_run_only(tmp_path):
+    views = _history(tmp_path, [50.0, 51.0, 49.0, 50.0, 30.0])
+    verdicts = {v.metric: v for v in history.evaluate(views)}
+    tput = verdicts["throughput_at_slo_rps"]
+    assert tput.status == "regression"
+    assert tput.run_id == views[-1].run_id and len(tput.previous_run_ids) == 4
+    assert tput.baseline_median == 50.0 and tput.change == -20.0
+    assert verdicts["cpu_ms_per_request"].status == "ok"  # unchanged metrics stay quiet
+    doc = history.regressions_document(list(verdicts.values()), "now")
+    assert [r["metric"] for r in doc["regressions"]] == ["throughput_at_slo_rps"]
+    assert doc["rule"]["min_relative"] == history.MIN_RELATIVE and "median" in doc["rule"]["text"]
+
+
+def test_evaluate_stable_history_has_no_regression(tmp_path):
+    views = _history(tmp_path, [50.0, 51.0, 49.0, 50.0, 48.0])
+    assert all(v.status == "ok" for v in history.evaluate(views))
+
+
+def test_series_do_not_mix_profiles_or_failed_runs(tmp_path):
+    _history(tmp_path, [50.0, 51.0, 49.0])
+    write_run(tmp_path, started="2026-01-10T00:00:00+00:00", tput=10.0, profile="standard", samples=False)
+    write_run(tmp_path, started="2026-01-11T00:00:00+00:00", status="failed", reason="boom")
+    write_run(tmp_path, started="2026-01-12T00:00:00+00:00", tput=5.0, parity=False, samples=False)
+    views = [run_view(r) for r in list_runs(tmp_path)]
+    series = history.build_series(views)
+    assert sorted(len(s) for s in series.values()) == [1, 3]
+    assert all(v.status in ("ok", "insufficient history") for v in history.evaluate(views))

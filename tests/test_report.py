@@ -1,0 +1,216 @@
+"""Report building: which runs are compared, ranking, failed runs, pages, links, summary.md, edge cases."""
+
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+from servingbench.report import write_reports, write_run_report
+from servingbench.report_compare import compare
+from servingbench.report_markdown import summary_markdown
+from servingbench.report_model import run_view
+from servingbench.results import list_runs
+from tests.test_report_data import write_run
+
+
+def views(root: Path):
+    return [run_view(r) for r in list_runs(root)]
+
+
+class Links(HTMLParser):
+    """hrefs and src attributes of a page, plus any element with an id."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[str] = []
+        self.ids: dict[str, dict] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        for key in ("href", "src"):
+            if a.get(key):
+                self.links.append(a[key])
+        if a.get("id"):
+            self.ids[a["id"]] = a
+
+
+def parse(page: Path) -> Links:
+    p = Links()
+    p.feed(page.read_text())
+    return p
+
+
+def local_links_resolve(page: Path) -> list[str]:
+    """Relative links of a page that point nowhere (anchors and absolute URLs are skipped)."""
+    broken = []
+    for href in parse(page).links:
+        if href.startswith("#") or re.match(r"^[a-z]+:", href):
+            continue
+        target = (page.parent / href.split("#")[0]).resolve()
+        if not target.exists():
+            broken.append(href)
+    return broken
+
+
+def test_latest_complete_run_per_framework_and_preset(tmp_path):
+    write_run(tmp_path, "baseline", "default", "2026-01-01T00:00:00+00:00", tput=40.0)
+    write_run(tmp_path, "baseline", "default", "2026-01-02T00:00:00+00:00", tput=45.0)
+    write_run(tmp_path, "baseline", "default", "2026-01-03T00:00:00+00:00", status="failed", reason="died")
+    write_run(tmp_path, "baseline", "tuned", "2026-01-01T00:00:00+00:00", tput=60.0)
+    c = compare(views(tmp_path))
+    chosen = {(r.framework, r.preset): r.run.run_id for r in c.rows if r.run}
+    assert chosen == {("baseline", "default"): "20260102T000000Z-baseline-default",
+                      ("baseline", "tuned"): "20260101T000000Z-baseline-tuned"}
+    default_row = next(r for r in c.rows if r.preset == "default")
+    assert default_row.failed_after and default_row.latest_attempt.reason == "died"
+    assert [f.run_id for f in c.failed] == ["20260103T000000Z-baseline-default"]
+    assert len(c.all_runs) == 4
+
+
+def test_ranking_by_throughput_then_p99_and_parity_failures_unranked(tmp_path):
+    write_run(tmp_path, "alpha", "default", tput=30.0)
+    write_run(tmp_path, "beta", "default", tput=80.0)
+    write_run(tmp_path, "gamma", "default", tput=80.0, p99_1=20.0)  # same throughput, lower p99
+    write_run(tmp_path, "delta", "default", tput=500.0, parity=False)
+    write_run(tmp_path, "omega", "default", status="interrupted", reason="Ctrl-C")
+    rows = compare(views(tmp_path)).rows
+    assert [(r.framework, r.rank) for r in rows] == [
+        ("gamma", 1), ("beta", 2), ("alpha", 3), ("delta", None), ("omega", None)]
+    assert rows[-1].run is None and rows[-1].latest_attempt.status == "interrupted"
+
+
+def test_missing_and_future_fields(tmp_path):
+    old = write_run(tmp_path, "old", samples=False, extra={"summary": {}, "steps": [], "cpus": None})
+    v = run_view(json.loads((old / "run.json").read_text()))
+    assert v.throughput_at_slo_rps is None and v.fixed_load.p99_ms is None and v.usd_per_million is None
+    new = write_run(tmp_path, "new", summary_extra={
+        "throughput_at_slo_rps": 72.5, "throughput_at_slo_spread": [70.0, 75.0],
+        "slo_source": "open-loop search",
+        "fixed_load_rps": 20, "p50_ms_at_fixed_load": 11.0, "p99_ms_at_fixed_load": 19.5,
+    }, extra={"cost": {"instance": "c7i.large", "usd_per_hour": 0.0893, "usd_per_million": 0.34,
+                       "assumption": "1 vCPU", "price_source": "AWS on-demand", "price_date": "2026-01-01"},
+              "overhead": {"latency_ms_at_1_user": 1.5, "throughput_fraction": 0.8}, "repeats": 3,
+              "generator_ceiling": {"rps": 2500.0, "cpus": [1]}})
+    v = run_view(json.loads((new / "run.json").read_text()))
+    assert v.throughput_at_slo_rps == 72.5 and v.throughput_spread == (70.0, 75.0)
+    assert v.slo_source == "open-loop search" and v.repeats == 3
+    fixed = v.fixed_load
+    assert (fixed.label, fixed.p50_ms, fixed.p99_ms) == ("20 req/s open loop", 11.0, 19.5)
+    assert v.usd_per_million == 0.34 and v.overhead_latency_ms == 1.5
+    assert v.overhead_throughput_fraction == 0.8
+    written = write_reports(tmp_path, tmp_path.parent / "reports")
+    index = (tmp_path.parent / "reports" / "index.html").read_text()
+    assert "AWS on-demand" in index and "2026-01-01" in index and "2,500 req/s" in index
+    assert 'data-metric="usd_per_million" data-value="0.34">$0.34<' in index
+    assert "[70.0–75.0]" in index and "80%" in index
+    assert all(p.exists() for p in written)
+
+
+def test_overhead_falls_back_to_reference(tmp_path):
+    folder = write_run(tmp_path)
+    v = run_view(json.loads((folder / "run.json").read_text()))
+    assert v.overhead_latency_ms == 2.0  # p50 at 1 user (10 ms) - in-process p50 (8 ms)
+    assert v.overhead_throughput_fraction is None  # never invented
+
+
+def test_reproduce_command(tmp_path):
+    overrides = {"workers": 2, "threads_per_worker": None}
+    folder = write_run(tmp_path, "rayserve", "tuned", extra={"overrides": overrides})
+    v = run_view(json.loads((folder / "run.json").read_text()))
+    assert v.reproduce_command == ("make bench FRAMEWORK=rayserve PRESET=tuned PROFILE=quick SLO=100 "
+                                   "SERVER_CPUS=0 LOADGEN_CPUS=1 WORKERS=2")
+
+
+def test_empty_results_page_says_how_to_produce_runs(tmp_path):
+    out = tmp_path / "reports"
+    write_reports(tmp_path / "results", out)  # folder does not even exist
+    page = parse(out / "index.html")
+    assert "empty" in page.ids
+    assert "make bench FRAMEWORK=baseline PROFILE=quick" in (out / "index.html").read_text()
+    doc = json.loads((out / "regressions.json").read_text())
+    assert doc["regressions"] == [] and doc["checked"] == []
+    assert "No runs" in (out / "summary.md").read_text()
+
+
+def test_single_run_and_partial_runs_ignored(tmp_path):
+    results = tmp_path / "results"
+    folder = write_run(results, tput=42.0)
+    (results / ".partial-20260105T000000Z-baseline-default").mkdir()
+    (results / ".partial-20260105T000000Z-baseline-default" / "run.json").write_text("{}")
+    out = tmp_path / "reports"
+    write_reports(results, out)
+    index = out / "index.html"
+    html = index.read_text()
+    assert f'data-run-id="{folder.name}"' in html and ".partial-" not in html
+    assert 'data-metric="throughput_at_slo_rps" data-value="42.0">42.0' in html
+    run_page = out / "runs" / f"{folder.name}.html"
+    assert run_page.exists() and (out / "runs" / folder.name / "run.json").exists()
+    assert (folder / "report.html").exists()
+    assert local_links_resolve(index) == []
+    assert local_links_resolve(run_page) == []
+    assert local_links_resolve(folder / "report.html") == []
+    assert "server/server.log" in parse(run_page).links[-1] or any(
+        link.endswith("server/server.log") for link in parse(run_page).links)
+
+
+def test_reports_folder_is_self_contained(tmp_path):
+    """Published alone: no link leaves reports/, no network reference, no script."""
+    results = tmp_path / "results"
+    write_run(results, "alpha", "default", tput=30.0)
+    write_run(results, "alpha", "tuned", tput=35.0)
+    write_run(results, "beta", "default", status="failed", reason="LaunchError: port busy")
+    out = tmp_path / "site" / "reports"
+    write_reports(results, out)
+    for page in [out / "index.html", *sorted((out / "runs").glob("*.html"))]:
+        html = page.read_text()
+        assert "<script" not in html and "@import" not in html and not re.search(r"url\((?!#)", html)
+        assert not re.search(r'(?:href|src)="(?:https?:)?//', html), page
+        assert local_links_resolve(page) == [], page
+        for href in parse(page).links:
+            if not href.startswith("#"):
+                assert (page.parent / href).resolve().is_relative_to(out.resolve()), href
+    index = (out / "index.html").read_text()
+    assert "LaunchError: port busy" in index  # failed runs are listed with their reason
+    assert 'id="plot-latency-throughput"' in index and 'id="plot-cdf"' in index
+
+
+def test_history_trends_and_regression_on_index(tmp_path):
+    results = tmp_path / "results"
+    for day, tput in enumerate([50.0, 51.0, 49.0, 50.0, 30.0], 1):
+        write_run(results, started=f"2026-01-{day:02d}T00:00:00+00:00", tput=tput, samples=False)
+    out = tmp_path / "reports"
+    write_reports(results, out)
+    html = (out / "index.html").read_text()
+    assert 'id="trend-throughput_at_slo_rps"' in html
+    row = ('class="regression" data-run-id="20260105T000000Z-baseline-default" '
+           'data-metric="throughput_at_slo_rps"')
+    assert row in html
+    assert json.loads((out / "regressions.json").read_text())["regressions"][0]["value"] == 30.0
+    md = (out / "summary.md").read_text()
+    assert "### Regressions (1)" in md and "throughput at the SLO 30.00 req/s vs median 50.00" in md
+
+
+def test_summary_markdown_table(tmp_path):
+    write_run(tmp_path, "alpha", tput=30.0)
+    write_run(tmp_path, "beta", tput=80.0)
+    write_run(tmp_path, "gamma", status="failed", reason="ParityFailed: 3 label | mismatches")
+    md = summary_markdown(compare(views(tmp_path)), [], "2026-01-01")
+    lines = md.splitlines()
+    table = [line for line in lines if line.startswith("| ")]
+    assert table[0].startswith("| # | framework | preset | req/s at SLO")
+    assert table[1].startswith("| 1 | beta | default | 80.0 |")
+    assert table[2].startswith("| 2 | alpha | default | 30.0 |")
+    assert "no complete run: failed" in table[3]
+    assert "3 label \\| mismatches" in md  # pipes escaped: the table stays a table
+    assert "### Failed or interrupted runs (1)" in md and "### Regressions (0)" in md
+    assert all(line.count("|") - line.count("\\|") == table[0].count("|") for line in table)
+
+
+def test_write_run_report_in_run_folder(tmp_path):
+    folder = write_run(tmp_path / "results", status="failed", reason="LaunchError: no port")
+    page = write_run_report(folder)
+    html = page.read_text()
+    assert page == folder / "report.html" and "LaunchError: no port" in html
+    assert 'href="run.json"' in html and 'href="../../reports/index.html"' in html
