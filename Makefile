@@ -40,6 +40,7 @@ env:
 	@py=$(HARNESS) && echo "harness environment: $$py"
 
 test:
+	@bash scripts/install-system-deps.sh
 	@py=$(HARNESS) && $$py -m shared_model.cache >/dev/null && $$py -m ruff check . && \
 		$$py -m pytest -v --durations=15 $(PYTEST_ARGS)
 

@@ -36,7 +36,7 @@ def start_noop(cpus: tuple[int, ...], log_path: Path, stall_every: float = 0.0,
     while time.monotonic() < deadline:
         try:
             conn = http.client.HTTPConnection(HOST, port, timeout=2)
-            conn.request("POST", "/", body=b"{}")
+            conn.request("GET", "/ready")
             if conn.getresponse().status == 200:
                 return proc, port
         except OSError:

@@ -2,7 +2,8 @@
 
 It answers every request at once with a tiny JSON body, so a load run against it measures how many
 requests per second the load generator itself can produce on its CPUs. With ``--stall-every`` and
-``--stall-for`` it freezes periodically (every request arriving during a stall waits for its end),
+``--stall-for`` it freezes periodically (every request arriving during a stall waits for its end;
+the stall clock starts with the server, and GET /ready never stalls),
 the server behaviour that exposes coordinated omission in closed-loop load generators.
 
 Run: ``python -m servingbench.noop_server --port P [--stall-every 3 --stall-for 1]`` (harness env).
@@ -35,7 +36,7 @@ def make_app(stall_every: float = 0.0, stall_for: float = 0.0):
         more = True
         while more:
             more = (await receive()).get("more_body", False)
-        if stall_every > 0:
+        if stall_every > 0 and scope["path"] != "/ready":  # /ready: the launcher's probe never stalls
             phase = (time.monotonic() - started) % stall_every
             if phase < stall_for:
                 await asyncio.sleep(stall_for - phase)
