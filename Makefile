@@ -1,6 +1,7 @@
 # servingbench: the front door. Every target sets up what it needs on first use.
 #   make bench FRAMEWORK=rayserve [PRESET=default|tuned] [PROFILE=quick|standard] [SLO=100]
 #              [SERVER_CPUS=0] [LOADGEN_CPUS=1] [PORT=8000] [WORKERS=..] [MAX_BATCH_SIZE=..] [MAX_BATCH_DELAY_MS=..]
+#   make compare [FRAMEWORKS=a,b] [PRESETS=default,tuned] [PROFILE=...]   every framework in turn
 #   make test        the whole test suite (unit, model, real servers, end-to-end benches)
 #   make report      HTML reports from results/
 SHELL := /bin/bash
@@ -14,10 +15,10 @@ HARNESS_REQ := servingbench/requirements.txt
 HARNESS = $$($(PYTHON) -m servingbench.envs harness $(HARNESS_REQ))
 opt = $(if $(2),$(1) $(2))
 
-.PHONY: help bench list report model env test test-fast lint clean
+.PHONY: help bench compare list report model env test test-fast lint clean
 
 help:
-	@sed -n '2,6p' Makefile
+	@sed -n '2,7p' Makefile
 
 bench:
 	@if [ -z "$(FRAMEWORK)" ]; then echo "usage: make bench FRAMEWORK=<name>; frameworks: $$(ls frameworks | tr '\n' ' ')"; exit 2; fi
@@ -26,6 +27,11 @@ bench:
 		$(call opt,--loadgen-cpus,$(LOADGEN_CPUS)) $(call opt,--port,$(PORT)) $(call opt,--workers,$(WORKERS)) \
 		$(call opt,--threads,$(THREADS)) $(call opt,--max-batch-size,$(MAX_BATCH_SIZE)) \
 		$(call opt,--max-batch-delay-ms,$(MAX_BATCH_DELAY_MS))
+
+compare:
+	@py=$(HARNESS) && $$py -m servingbench compare --frameworks $(or $(FRAMEWORKS),all) \
+		--presets $(or $(PRESETS),default,tuned) --profile $(PROFILE) --slo-ms $(SLO) \
+		$(call opt,--server-cpus,$(SERVER_CPUS)) $(call opt,--loadgen-cpus,$(LOADGEN_CPUS))
 
 list:
 	@py=$(HARNESS) && $$py -m servingbench list

@@ -28,17 +28,17 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="benchmark one framework")
     bench.add_argument("--framework", required=True, help="one of: " + ", ".join(available()))
     bench.add_argument("--preset", default="default", help="default (framework defaults) or tuned")
-    bench.add_argument("--profile", default="standard", help="one of: " + ", ".join(PROFILES))
-    bench.add_argument("--slo-ms", type=float, default=DEFAULT_SLO_P99_MS, help="p99 latency objective")
-    bench.add_argument("--server-cpus", default=None, help="e.g. 0 or 0-1 (default: first half)")
-    bench.add_argument("--loadgen-cpus", default=None, help="default: the CPUs the server does not use")
+    add_common(bench)
     bench.add_argument("--port", type=int, default=None, help="HTTP port of the server (default: free)")
     bench.add_argument("--workers", type=int, default=None, help="override the preset's workers/replicas")
     bench.add_argument("--threads", type=int, default=None, help="override threads per worker")
     bench.add_argument("--max-batch-size", type=int, default=None)
     bench.add_argument("--max-batch-delay-ms", type=float, default=None)
-    bench.add_argument("--results", type=Path, default=None, help="results folder (default: results/)")
-    bench.add_argument("--no-report", action="store_true", help="do not write the HTML report")
+
+    comp = sub.add_parser("compare", help="benchmark several frameworks in turn and compare them")
+    comp.add_argument("--frameworks", default="all", help="comma-separated names, or all")
+    comp.add_argument("--presets", default="default,tuned", help="comma-separated presets to run each in")
+    add_common(comp)
 
     sub.add_parser("list", help="list frameworks and their presets")
 
@@ -46,6 +46,51 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--results", type=Path, default=None)
     report.add_argument("--out", type=Path, default=None)
     return parser
+
+
+def add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", default="standard", help="one of: " + ", ".join(PROFILES))
+    parser.add_argument("--slo-ms", type=float, default=DEFAULT_SLO_P99_MS, help="p99 latency objective")
+    parser.add_argument("--server-cpus", default=None, help="e.g. 0 or 0-1 (default: first half)")
+    parser.add_argument("--loadgen-cpus", default=None, help="default: the CPUs the server does not use")
+    parser.add_argument("--results", type=Path, default=None, help="results folder (default: results/)")
+    parser.add_argument("--no-report", action="store_true", help="do not write the HTML reports")
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from servingbench.bench import BenchConfig
+    from servingbench.compare import compare, summary_table
+    from shared_model.cache import ensure_model
+
+    try:
+        names = available() if args.frameworks == "all" else [n.strip() for n in args.frameworks.split(",")]
+        for name in names:
+            load_adapter(name)
+        presets = [p.strip() for p in args.presets.split(",") if p.strip()]
+        profile = get_profile(args.profile)
+        server_cpus, loadgen_cpus = split_cpus(args.server_cpus, args.loadgen_cpus)
+    except (UnknownFramework, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    minutes = len(names) * len(presets) * (profile.estimate_s() + 30) / 60
+    print(f"servingbench compare: {', '.join(names)} x {', '.join(presets)}, profile {profile.name} "
+          f"(~{minutes:.0f} min once environments exist)")
+    model_dir = ensure_model()
+    os.sched_setaffinity(0, loadgen_cpus)
+    base = BenchConfig(framework="", preset="", profile=profile, slo_p99_ms=args.slo_ms,
+                       server_cpus=server_cpus, loadgen_cpus=loadgen_cpus,
+                       results_root=args.results or results_root())
+    runs = compare(names, presets, base, model_dir)
+    print()
+    print(summary_table(runs))
+    if not args.no_report:
+        from servingbench.report import write_reports
+
+        written = write_reports(base.results_root)
+        print(f"\nreport: {written[-1]}")
+    if any(r.get("status") == "interrupted" for r in runs):
+        return 130
+    return 0 if all(r.get("status") == "complete" for r in runs) else 1
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -122,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_bench(args)
     if args.command == "list":
         return cmd_list()
+    if args.command == "compare":
+        return cmd_compare(args)
     return cmd_report(args)
 
 

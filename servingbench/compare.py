@@ -1,0 +1,74 @@
+"""Benchmark several frameworks in turn and print one summary table.
+
+A framework that fails (install, start, parity, a crash mid-run) is recorded as a failed run with its
+reason and the comparison goes on with the next one; only Ctrl-C stops the whole comparison.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from servingbench.bench import BenchConfig, run_bench
+from servingbench.results import load_run
+
+COLUMNS = [
+    ("framework", "{}"), ("preset", "{}"), ("status", "{}"), ("req/s@SLO", "{:.1f}"),
+    ("p50@fixed ms", "{:.2f}"), ("p99@fixed ms", "{:.2f}"), ("ready s", "{:.1f}"), ("mem MiB", "{:.0f}"),
+    ("CPU-ms/req", "{:.2f}"),
+]
+
+
+def compare(frameworks: list[str], presets: list[str], base: BenchConfig, model_dir: Path,
+            out: Callable[[str], None] = print) -> list[dict]:
+    """Run every (framework, preset); returns the run records (failed ones included)."""
+    runs: list[dict] = []
+    total = len(frameworks) * len(presets)
+    n = 0
+    for framework in frameworks:
+        for preset in presets:
+            n += 1
+            out(f"=== {n}/{total}: {framework} ({preset}) ===")
+            config = replace(base, framework=framework, preset=preset)
+            try:
+                folder = run_bench(config, model_dir, out)
+                record = load_run(folder) or {"framework": framework, "preset": preset, "status": "failed",
+                                              "failure_reason": f"unreadable result in {folder}"}
+            except (ValueError, RuntimeError, OSError) as exc:  # e.g. a preset this framework lacks
+                record = {"framework": framework, "preset": preset, "status": "failed",
+                          "failure_reason": f"{type(exc).__name__}: {exc}"}
+            runs.append(record)
+            if record.get("status") == "interrupted":
+                return runs
+    return runs
+
+
+def row(record: dict) -> list[str]:
+    s = record.get("summary") or {}
+    values = [record.get("framework"), record.get("preset"), record.get("status"),
+              s.get("throughput_at_slo_rps"), s.get("p50_ms_at_fixed_load"), s.get("p99_ms_at_fixed_load"),
+              record.get("time_to_ready_s"), s.get("mem_peak_mib"), s.get("cpu_ms_per_request_at_fixed_load")]
+    cells = []
+    for (_, fmt), value in zip(COLUMNS, values, strict=True):
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            cells.append("-")
+        else:
+            cells.append(fmt.format(value))
+    return cells
+
+
+def summary_table(runs: list[dict]) -> str:
+    """A plain-text table, ranked by throughput at the SLO; failures last with their reason."""
+    ok = sorted((r for r in runs if r.get("status") == "complete"),
+                key=lambda r: -((r.get("summary") or {}).get("throughput_at_slo_rps") or 0.0))
+    failed = [r for r in runs if r.get("status") != "complete"]
+    rows = [[name for name, _ in COLUMNS]] + [row(r) for r in ok + failed]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    for r in failed:
+        reason = (r.get("failure_reason") or "").splitlines() or [""]
+        lines.append(f"{r.get('framework')} ({r.get('preset')}) {r.get('status')}: {reason[0]}")
+    return "\n".join(lines)
