@@ -77,9 +77,12 @@ def run_plots(view: RunView) -> dict[str, str]:
     for step in view.steps:
         if (c := _cdf(view, step)) is not None:
             curves[f"{step.get('users')} users"] = c
-    for step in view.open_steps:
+    for i, step in enumerate(view.open_steps, 1):
         if (c := _cdf(view, step)) is not None:
-            curves[f"{step.get('rate_rps')} req/s (open)"] = c
+            rate = step.get("rate_rps")
+            rate_text = f"{rate:g}" if isinstance(rate, int | float) else "?"
+            name = f"{rate_text} req/s open ({step.get('purpose') or 'step'})"
+            curves[name if name not in curves else f"{name} #{i}"] = c
     if curves:
         out["cdf"] = plots.latency_cdf(curves)
     return out
@@ -93,11 +96,17 @@ class RawFile:
     copied: bool = True
 
 
+def _skip(rel: Path) -> bool:
+    """Generated pages, hidden files and servers' scratch folders (Ray's can be huge) are not results."""
+    return rel.name == "report.html" or rel.suffix == ".pid" or any(
+        part.startswith(".") or part in ("tmp", "__pycache__") for part in rel.parts)
+
+
 def raw_files(view: RunView) -> list[RawFile]:
-    """The run's files worth linking: everything but generated pages, stable order."""
+    """The run's files worth linking, in a stable order."""
     files = []
     for path in sorted(view.folder.rglob("*")):
-        if path.is_file() and path.name != "report.html":
+        if path.is_file() and not path.is_symlink() and not _skip(path.relative_to(view.folder)):
             rel = path.relative_to(view.folder).as_posix()
             files.append(RawFile(rel, path.stat().st_size))
     return files
@@ -216,7 +225,7 @@ def index_plots(comparison: Comparison) -> dict[str, str]:
     bars = {
         "ready": ("Time to ready", "seconds", lambda v: v.time_to_ready_s),
         "memory": ("Peak server memory", "MiB", lambda v: v.mem_peak_mib),
-        "cpu": ("Server CPU per request (at peak throughput)", "CPU-ms per request",
+        "cpu": ("Server CPU per request", "CPU-ms per request",
                 lambda v: v.cpu_ms_per_request),
         "cost": ("Cost", "US$ per million requests", lambda v: v.usd_per_million),
     }

@@ -27,7 +27,7 @@ def ranked_table(comparison: Comparison) -> list[str]:
                          f"| | | | | | | | | {last.run_id if last else ''} |")
             continue
         tput = f"{fmt(r.throughput_at_slo_rps)} {fmt_spread(r.throughput_spread)}".strip()
-        fixed = f"{fmt(r.fixed_load.p50_ms)} / {fmt(r.fixed_load.p99_ms)} ({r.fixed_load.label})"
+        fixed = f"{fmt(r.fixed_load.p50_ms, 2)} / {fmt(r.fixed_load.p99_ms, 2)} ({r.fixed_load.label})"
         parity = {True: "passed", False: "FAILED", None: "–"}[r.parity_passed]
         note = " (newest attempt failed)" if row.failed_after else ""
         lines.append(

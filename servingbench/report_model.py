@@ -84,6 +84,10 @@ class RunView:
     mem_peak_mib: float | None
     memory_kind: str
     cpu_ms_per_request: float | None
+    cpu_ms_note: str
+    slo_rate_rps: float | None
+    """The offered arrival rate that passed the SLO search (throughput is what was achieved)."""
+    unstable_steps: int
     usd_per_million: float | None
     cost: dict
     overhead_latency_ms: float | None
@@ -235,11 +239,15 @@ class RunView:
         return "\n".join(lines[-40:])
 
 
+FIXED_LOAD_PURPOSE = "fixed load"
+
+
 def _fixed_load(summary: dict, steps: list[dict], open_steps: list[dict]) -> FixedLoad:
     rate = _num(summary.get("fixed_load_rps"))
     p50, p99 = _num(summary.get("p50_ms_at_fixed_load")), _num(summary.get("p99_ms_at_fixed_load"))
     if rate is not None and (p50 is not None or p99 is not None):
-        step = next((s for s in open_steps if _num(s.get("rate_rps")) == rate), None)
+        step = next((s for s in open_steps if s.get("purpose") == FIXED_LOAD_PURPOSE), None) or next(
+            (s for s in open_steps if _num(s.get("rate_rps")) == rate), None)
         return FixedLoad(f"{rate:g} req/s open loop", p50, p99, step)
     if steps:
         lowest = min(steps, key=lambda s: _num(s.get("users")) or math.inf)
@@ -250,7 +258,7 @@ def _fixed_load(summary: dict, steps: list[dict], open_steps: list[dict]) -> Fix
 
 
 def _overhead(run: dict, summary: dict) -> tuple[float | None, str, float | None]:
-    over = _dict(run.get("overhead"))
+    over = _dict(summary.get("overhead") or run.get("overhead"))
     latency = _num(over.get("latency_ms_at_1_user"))
     note = "p50 at 1 user minus the in-process single-request p50"
     if latency is None:
@@ -265,10 +273,13 @@ def run_view(run: dict) -> RunView:
     summary = _dict(run.get("summary"))
     steps = [s for s in _list(run.get("steps")) if isinstance(s, dict)]
     open_steps = [s for s in _list(run.get("open_steps")) if isinstance(s, dict)]
-    cost = _dict(run.get("cost"))
+    cost = _dict(summary.get("cost") or run.get("cost"))
     parity = _dict(run.get("parity"))
     latency_over, over_note, tp_fraction = _overhead(run, summary)
-    repeats = run.get("repeats")
+    repeats = run.get("repeats", _dict(run.get("slo_search")).get("repeats"))
+    cpu_fixed = _num(summary.get("cpu_ms_per_request_at_fixed_load"))
+    cpu_ms, cpu_note = ((cpu_fixed, "at the fixed load") if cpu_fixed is not None else
+                        (_num(summary.get("cpu_ms_per_request_at_peak")), "at peak throughput"))
     slo = _dict(run.get("slo"))
     memory_kind = next((str(s["memory_kind"]) for s in steps if s.get("memory_kind")), "")
     return RunView(
@@ -284,14 +295,19 @@ def run_view(run: dict) -> RunView:
         started_at=str(run.get("started_at") or ""),
         slo_p99_ms=_num(slo.get("p99_ms")),
         throughput_at_slo_rps=_num(summary.get("throughput_at_slo_rps")),
-        throughput_spread=_spread(summary.get("throughput_at_slo_spread")),
+        # a spread needs repeats: one measurement's [x, x] says nothing about noise
+        throughput_spread=_spread(summary.get("throughput_at_slo_spread"))
+        if not isinstance(repeats, int) or repeats > 1 else None,
         slo_source=str(summary.get("slo_source") or (CLOSED_SLO_SOURCE if summary else "")),
         peak_throughput_rps=_num(summary.get("peak_throughput_rps")),
         fixed_load=_fixed_load(summary, steps, open_steps),
         time_to_ready_s=_num(run.get("time_to_ready_s")),
         mem_peak_mib=_num(summary.get("mem_peak_mib")),
         memory_kind=memory_kind,
-        cpu_ms_per_request=_num(summary.get("cpu_ms_per_request_at_peak")),
+        cpu_ms_per_request=cpu_ms,
+        cpu_ms_note=cpu_note,
+        slo_rate_rps=_num(summary.get("slo_rate_rps")),
+        unstable_steps=int(_num(summary.get("unstable_steps")) or 0),
         usd_per_million=_num(cost.get("usd_per_million")),
         cost=cost,
         overhead_latency_ms=latency_over,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -214,3 +215,23 @@ def test_write_run_report_in_run_folder(tmp_path):
     html = page.read_text()
     assert page == folder / "report.html" and "LaunchError: no port" in html
     assert 'href="run.json"' in html and 'href="../../reports/index.html"' in html
+
+
+def test_spread_needs_repeats(tmp_path):
+    folder = write_run(tmp_path, samples=False, summary_extra={"throughput_at_slo_spread": [50.0, 50.0]},
+                       extra={"slo_search": {"repeats": 1}})
+    assert run_view(json.loads((folder / "run.json").read_text())).throughput_spread is None
+
+
+def test_rebuild_keeps_fresh_pages_and_prunes_removed_runs(tmp_path):
+    results, out = tmp_path / "results", tmp_path / "reports"
+    keep = write_run(results, "alpha", samples=False)
+    gone = write_run(results, "beta", samples=False)
+    write_reports(results, out)
+    page = out / "runs" / f"{keep.name}.html"
+    before = page.stat().st_mtime_ns
+    shutil.rmtree(gone)
+    write_reports(results, out)
+    assert page.stat().st_mtime_ns == before  # unchanged run: page kept, not re-rendered
+    assert not (out / "runs" / f"{gone.name}.html").exists() and not (out / "runs" / gone.name).exists()
+    assert gone.name not in (out / "index.html").read_text()
