@@ -81,7 +81,7 @@ def hf_model(folder: Path, workdir: Path) -> tuple[torch.nn.Module, object, list
         tokenizer.save_pretrained(str(workdir))
         tokenizer_json = workdir / "tokenizer.json"
     use_tt = "token_type_ids" in tokenizer.model_input_names
-    return HFClassifier(model, use_tt), tokenizer, labels, tokenizer_json
+    return HFClassifier(model, use_tt).eval(), tokenizer, labels, tokenizer_json
 
 
 def input_names(module: torch.nn.Module) -> list[str]:
@@ -101,6 +101,9 @@ def export(out: Path, hf_folder: Path | None = None) -> dict:
         module, tokenizer, labels, tokenizer_json = hf_model(hf_folder, workdir)
     else:
         module, tokenizer, labels, tokenizer_json = default_model()
+    # eval() on the outer module: torch.onnx.export restores the outer module's mode (recursively) after
+    # export, so a wrapper left in training mode would switch dropout on for the check below.
+    module.eval()
     names = input_names(module)
     max_length = torch_model.MAX_LENGTH
 
