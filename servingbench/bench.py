@@ -14,13 +14,13 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from loadtests.corpus import request_texts
-from servingbench.adapter import Adapter, Tunables
+from servingbench.adapter import Adapter
 from servingbench.ceiling import measure_ceiling
 from servingbench.cost import cost_per_million
 from servingbench.cpusets import format_cpus
@@ -29,6 +29,7 @@ from servingbench.launcher import LaunchError, Server, ServerDied, framework_pyt
 from servingbench.loadrun import LoadError, run_locust, write_requests
 from servingbench.monitor import TreeMonitor
 from servingbench.parity import check_parity, eval_set, reference_predictions
+from servingbench.presets import resolve_tunables
 from servingbench.profiles import Profile
 from servingbench.reference import run_reference
 from servingbench.results import RunWriter
@@ -83,16 +84,6 @@ def _clock(seconds: float) -> str:
     return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
 
 
-def resolve_tunables(adapter: Adapter, preset: str, overrides: dict) -> tuple[Tunables, str]:
-    presets = adapter.presets()
-    if preset not in presets:
-        raise ValueError(f"{adapter.name} has no preset {preset!r}; choose one of: {', '.join(presets)}")
-    chosen = presets[preset]
-    tunables = replace(chosen.tunables, **{k: v for k, v in overrides.items() if v is not None})
-    adapter.validate(tunables)
-    return tunables, chosen.note
-
-
 def framework_version(adapter: Adapter, python: Path) -> str:
     if not adapter.package:
         return "n/a"
@@ -143,20 +134,22 @@ def run_bench(config: BenchConfig, model_dir: Path, out: Callable[[str], None] =
         python = framework_python(adapter)  # first use: creates the environment (minutes)
         record["framework_version"] = framework_version(adapter, python)
         progress = Progress(adapter.name, profile.estimate_s() + adapter_start_estimate(adapter), out)
-        progress(f"in-process reference on CPUs {format_cpus(config.server_cpus)}")
-        record["reference"] = run_reference(
-            model_dir, tunables.threads_per_worker, config.server_cpus, profile.reference_s,
-            writer.folder / "reference.json",
-        )
-        progress(f"load generator ceiling: no-op server, {max(profile.users)} users, "
-                 f"{profile.ceiling_s:.0f} s")
+        if profile.reference_s > 0:
+            progress(f"in-process reference on CPUs {format_cpus(config.server_cpus)}")
+            record["reference"] = run_reference(
+                model_dir, tunables.threads_per_worker, config.server_cpus, profile.reference_s,
+                writer.folder / "reference.json",
+            )
         requests_file = write_requests(adapter, request_texts(), writer.folder / "load" / "requests.json")
-        record["generator_ceiling"] = measure_ceiling(
-            requests_file, config.server_cpus, config.loadgen_cpus, max(profile.users), profile.ceiling_s,
-            writer.folder / "ceiling",
-        )
-        progress(f"  generator ceiling {record['generator_ceiling']['rps']:.0f} req/s "
-                 f"({record['generator_ceiling']['bound']})")
+        if profile.ceiling_s > 0:
+            progress(f"load generator ceiling: no-op server, {max(profile.users)} users, "
+                     f"{profile.ceiling_s:.0f} s")
+            record["generator_ceiling"] = measure_ceiling(
+                requests_file, config.server_cpus, config.loadgen_cpus, max(profile.users),
+                profile.ceiling_s, writer.folder / "ceiling",
+            )
+            progress(f"  generator ceiling {record['generator_ceiling']['rps']:.0f} req/s "
+                     f"({record['generator_ceiling']['bound']})")
         with launched(
             adapter, tunables, run_dir=writer.folder / "server", model_dir=model_dir,
             cpus=config.server_cpus, http_port=config.http_port, progress=progress,

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from servingbench.cpusets import format_cpus, split_cpus
 from servingbench.frameworks import UnknownFramework, available, load_adapter
+from servingbench.presets import presets_of
 from servingbench.profiles import PROFILES, get_profile
 from servingbench.results import results_root
 
@@ -39,6 +40,14 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--frameworks", default="all", help="comma-separated names, or all")
     comp.add_argument("--presets", default="default,tuned", help="comma-separated presets to run each in")
     add_common(comp)
+
+    tune = sub.add_parser("tune", help="search configurations and earn the tuned preset by measurement")
+    tune.add_argument("--framework", required=True, help="one of: " + ", ".join(available()))
+    tune.add_argument("--budget-min", type=float, default=12.0, help="time budget of the search, minutes")
+    tune.add_argument("--slo-ms", type=float, default=DEFAULT_SLO_P99_MS, help="p99 latency objective")
+    tune.add_argument("--server-cpus", default=None)
+    tune.add_argument("--loadgen-cpus", default=None)
+    tune.add_argument("--no-write", action="store_true", help="do not update frameworks/<name>/tuned.json")
 
     sub.add_parser("list", help="list frameworks and their presets")
 
@@ -91,6 +100,35 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if any(r.get("status") == "interrupted" for r in runs):
         return 130
     return 0 if all(r.get("status") == "complete" for r in runs) else 1
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from servingbench.bench import BenchConfig
+    from servingbench.tuning import TUNE_PROFILE, tune, write_tuned_preset
+    from shared_model.cache import ensure_model
+
+    try:
+        adapter = load_adapter(args.framework)
+        server_cpus, loadgen_cpus = split_cpus(args.server_cpus, args.loadgen_cpus)
+    except (UnknownFramework, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    model_dir = ensure_model()
+    os.sched_setaffinity(0, loadgen_cpus)
+    base = BenchConfig(framework=adapter.name, preset="default", profile=TUNE_PROFILE, slo_p99_ms=args.slo_ms,
+                       server_cpus=server_cpus, loadgen_cpus=loadgen_cpus)
+    result = tune(adapter, base, model_dir, args.budget_min * 60, results_root() / "tuning")
+    print(f"\n{'configuration':60s} {'status':10s} req/s@SLO")
+    for row in result["table"]:
+        print(f"{row['tunables']!s:60s} {row['status']:10s} {row['throughput_at_slo_rps'] or 0:.1f}")
+    best = result["best"]
+    if not best:
+        print("no candidate completed: the tuned preset is unchanged", file=sys.stderr)
+        return 1
+    print(f"best: {best['tunables']} at {best['throughput_at_slo_rps']:.1f} req/s within the SLO")
+    if not args.no_write:
+        print(f"tuned preset written to {write_tuned_preset(adapter, result)}")
+    return 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -147,7 +185,7 @@ def cmd_list() -> int:
     for name in available():
         adapter = load_adapter(name)
         print(f"{name:12s} {adapter.display_name}")
-        for preset, chosen in adapter.presets().items():
+        for preset, chosen in presets_of(adapter).items():
             print(f"    {preset:8s} {chosen.tunables}  # {chosen.note}")
     return 0
 
@@ -169,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_list()
     if args.command == "compare":
         return cmd_compare(args)
+    if args.command == "tune":
+        return cmd_tune(args)
     return cmd_report(args)
 
 

@@ -36,7 +36,6 @@ class Profile:
     """Independent repeats of the SLO throughput (fresh seeds); median and spread are reported."""
     ceiling_s: float
     """Load generator ceiling measurement against the no-op server."""
-    tune: bool = False
     max_requests_per_step: int = 200_000
 
     def as_dict(self) -> dict:
@@ -65,7 +64,7 @@ PROFILES: dict[str, Profile] = {
         Profile("full", "nightly: longer steps, finer SLO search, 5 repeats",
                 warmup_s=15, users=(1, 2, 4, 8, 16, 32, 64), step_warmup_s=5, step_s=20, windows=4,
                 reference_s=20, fixed_rate_rps=20, open_warmup_s=5, open_s=30, slo_probes=8, probe_s=20,
-                repeats=5, ceiling_s=10, tune=False),
+                repeats=5, ceiling_s=10),
     )
 }
 

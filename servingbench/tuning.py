@@ -1,0 +1,115 @@
+"""A bounded configuration search that earns each framework's ``tuned`` preset by measurement.
+
+Candidates cross workers (or replicas) with batching off and on at a few batch sizes and delays;
+each candidate the framework accepts is benchmarked with the short ``tune`` profile (start, parity
+gate, SLO search) until the time budget is spent. The candidate with the highest throughput at the
+SLO wins; the whole search table is kept in ``results/tuning/<id>/tuning.json`` and the winner is
+written to ``frameworks/<name>/tuned.json``, which the ``tuned`` preset then uses, with its evidence.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from servingbench.adapter import Adapter, Tunables
+from servingbench.bench import BenchConfig, run_bench
+from servingbench.presets import TUNED_FILE
+from servingbench.profiles import Profile
+from servingbench.results import load_run
+
+BATCH_CHOICES: tuple[tuple[int, float], ...] = ((8, 2.0), (16, 5.0), (32, 10.0))
+
+TUNE_PROFILE = Profile(
+    "tune", "configuration search: one closed step to find the range, then the SLO search",
+    warmup_s=3, users=(8,), step_warmup_s=2, step_s=5, windows=2, reference_s=0, fixed_rate_rps=20,
+    open_warmup_s=2, open_s=5, slo_probes=4, probe_s=6, repeats=1, ceiling_s=0,
+)
+
+
+def candidates(adapter: Adapter, cpus: int) -> list[Tunables]:
+    """Every configuration of the grid the adapter accepts, simplest first."""
+    grid = []
+    for workers in sorted({1, cpus, 2 * cpus}):
+        grid.append(Tunables(workers=workers))
+        grid += [Tunables(workers=workers, max_batch_size=b, max_batch_delay_ms=d) for b, d in BATCH_CHOICES]
+    accepted = []
+    for tunables in grid:
+        try:
+            adapter.validate(tunables)
+        except ValueError:
+            continue
+        accepted.append(tunables)
+    return accepted
+
+
+def tune(adapter: Adapter, base: BenchConfig, model_dir: Path, budget_s: float, out_root: Path,
+         out: Callable[[str], None] = print) -> dict:
+    """Run candidates until the budget is spent; returns the search table and the winner."""
+    started = time.monotonic()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    folder = out_root / f"{stamp}-{adapter.name}"
+    folder.mkdir(parents=True, exist_ok=True)
+    table = []
+    grid = candidates(adapter, len(base.server_cpus))
+    for i, tunables in enumerate(grid, 1):
+        spent = time.monotonic() - started
+        if spent > budget_s:
+            out(f"[tune {adapter.name}] budget of {budget_s / 60:.0f} min spent after {i - 1} candidates")
+            break
+        out(f"[tune {adapter.name}] candidate {i}/{len(grid)}: {tunables} "
+            f"({(budget_s - spent) / 60:.1f} min of budget left)")
+        config = replace(base, framework=adapter.name, preset="default", profile=TUNE_PROFILE,
+                         overrides=asdict(tunables), results_root=folder)
+        record = load_run(run_bench(config, model_dir, out)) or {}
+        summary = record.get("summary") or {}
+        table.append({
+            "tunables": asdict(tunables),
+            "status": record.get("status", "failed"),
+            "failure_reason": (record.get("failure_reason") or "")[:500] or None,
+            "throughput_at_slo_rps": summary.get("throughput_at_slo_rps", 0.0),
+            "p99_ms_at_fixed_load": summary.get("p99_ms_at_fixed_load"),
+            "time_to_ready_s": record.get("time_to_ready_s"),
+            "run_id": record.get("run_id"),
+        })
+        if record.get("status") == "interrupted":
+            break
+    done = [row for row in table if row["status"] == "complete"]
+    best = max(done, key=lambda r: r["throughput_at_slo_rps"], default=None)
+    result = {
+        "framework": adapter.name,
+        "date": stamp,
+        "budget_s": budget_s,
+        "elapsed_s": round(time.monotonic() - started, 1),
+        "profile": TUNE_PROFILE.as_dict(),
+        "slo_p99_ms": base.slo_p99_ms,
+        "server_cpus": list(base.server_cpus),
+        "candidates_total": len(grid),
+        "table": table,
+        "best": best,
+    }
+    (folder / "tuning.json").write_text(json.dumps(result, indent=2))
+    return result
+
+
+def write_tuned_preset(adapter: Adapter, result: dict) -> Path | None:
+    """Record the winner as the adapter's tuned preset (``frameworks/<name>/tuned.json``)."""
+    best = result.get("best")
+    if not best:
+        return None
+    default = next((r for r in result["table"] if r["tunables"] == asdict(Tunables())), None)
+    path = adapter.folder / TUNED_FILE
+    path.write_text(json.dumps({
+        "tunables": best["tunables"],
+        "throughput_at_slo_rps": best["throughput_at_slo_rps"],
+        "default_throughput_at_slo_rps": default["throughput_at_slo_rps"] if default else None,
+        "slo_p99_ms": result["slo_p99_ms"],
+        "server_cpus": len(result["server_cpus"]),
+        "searched": f"{len(result['table'])} of {result['candidates_total']} candidates",
+        "date": result["date"],
+    }, indent=2) + "\n")
+    return path
