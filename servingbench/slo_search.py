@@ -46,7 +46,7 @@ class SearchResult:
 
 def seed_for(rate_rps: float, repeat: int = 0) -> int:
     """The arrival schedule's seed: fixed by the rate (and repeat number), not by the search path."""
-    return int(round(rate_rps * 100)) * 10 + repeat
+    return round(rate_rps * 100) * 10 + repeat
 
 
 def passes(p99_ms: float, error_rate: float, slo_p99_ms: float, max_error_rate: float) -> bool:
