@@ -1,0 +1,96 @@
+"""MLServer: real server over V2 REST and gRPC, parity, bad input, adaptive batching, clean stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from servingbench.frameworks import load_adapter
+from servingbench.launcher import Server, framework_python, launched
+from servingbench.parity import eval_set, reference_predictions
+from servingbench.procs import listening_on
+from tests.integration.checks import PROBE, assert_parity, assert_rejects_bad_input
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
+
+ACCEPTED = {
+    # A V2 BYTES tensor of shape [0] is a well-formed request: MLServer answers it with shape-[0] outputs.
+    "empty_batch": {200},
+}
+
+
+def grpc_infer(server: Server, texts: list[str], raw_hex: bool = False) -> dict:
+    """Predict through MLServer's V2 gRPC API with the framework env's grpcio and MLServer's own stubs."""
+    adapter = server.adapter
+    script = adapter.folder / "grpc_infer.py"
+    target = f"{server.spec.host}:{server.spec.ports['grpc']}"
+    argv = [str(framework_python(adapter)), str(script), target, "-", *(["--raw-bytes"] if raw_hex else [])]
+    foreign = ("VIRTUAL_ENV", "PYTHONHOME", "PYTHONPATH")  # the harness's, not the framework env's
+    env = {k: v for k, v in os.environ.items() if not k.startswith(foreign)}
+    done = subprocess.run(argv, input=json.dumps(texts), capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout)
+
+
+def assert_grpc_matches_http(server: Server, texts: list[str]) -> None:
+    answer = grpc_infer(server, texts)
+    assert answer["ready"] is True
+    assert "predictions" in answer, answer
+    over_grpc = answer["predictions"]
+    over_http = server.predict(texts)
+    assert len(over_grpc) == len(over_http) == len(texts)
+    for (g_label, g_score), (h_label, h_score) in zip(over_grpc, over_http, strict=True):
+        assert g_label == h_label
+        assert abs(g_score - h_score) < 1e-6
+
+
+def test_default_preset_over_rest_and_grpc(model_dir, tmp_path):
+    adapter = load_adapter("mlserver")
+    tunables = adapter.presets()["default"].tunables
+    with launched(adapter, tunables, run_dir=tmp_path / "srv", model_dir=model_dir) as server:
+        assert server.time_to_ready_s < adapter.ready_timeout_s
+        assert len(server.tree.refresh()) >= 2, "parallel_workers=1 runs the model in a worker process"
+        assert_parity(server, model_dir)
+        seen = assert_rejects_bad_input(server, model_dir, ACCEPTED)
+        # FastAPI validates the body before MLServer: unparsable JSON (invalid UTF-8 included) is a 422.
+        assert seen["malformed_json"] == 422 and seen["invalid_utf8"] == 422
+        assert seen["one_mb_text"] == 413  # refused by the glue (sentiment_model.MAX_TEXT_BYTES)
+
+        texts = [text for text, _ in eval_set()[:24]] + [PROBE]
+        assert_grpc_matches_http(server, texts)
+        # gRPC carries BYTES as raw bytes: invalid UTF-8 gets past the transport and the glue refuses it.
+        bad = grpc_infer(server, [b"bad \xff\xfe bytes".hex()], raw_hex=True)
+        assert bad["error"]["code"] == "INVALID_ARGUMENT", bad
+        assert grpc_infer(server, [])["predictions"] == []
+        assert server.predict([PROBE])[0][0] == reference_predictions(model_dir, [PROBE])[0][0]
+
+        ports = list(server.spec.ports.values())
+        assert set(server.spec.ports) == {"http", "grpc", "metrics"}
+    assert server.stop_report["left_running"] == [] and server.stop_report["left_listening"] == []
+    assert listening_on(ports) == []
+
+
+def test_tuned_preset_batches_correctly(model_dir, tmp_path):
+    adapter = load_adapter("mlserver")
+    tunables = adapter.presets()["tuned"].tunables
+    assert tunables.batching
+    with launched(adapter, tunables, run_dir=tmp_path / "srv", model_dir=model_dir) as server:
+        assert_parity(server, model_dir)  # 4 requests in flight: adaptive batching merges and splits them
+        # Requests of different sizes batched together must each get their own answers back, in order.
+        texts = [text for text, _ in eval_set()[:40]]
+        reference = reference_predictions(model_dir, texts)
+        chunks = [(i, texts[i:i + n]) for i, n in zip(range(0, 40, 5), [1, 2, 3, 5, 1, 4, 2, 5], strict=True)]
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda chunk: (chunk[0], server.predict(chunk[1])), chunks))
+        for start, answer in answers:
+            for k, (label, score) in enumerate(answer):
+                assert label == reference[start + k][0]
+                assert abs(score - reference[start + k][1]) < 1e-4
+        assert_grpc_matches_http(server, texts[:8])
+        ports = list(server.spec.ports.values())
+    assert server.stop_report["left_running"] == [] and server.stop_report["left_listening"] == []
+    assert listening_on(ports) == []
