@@ -19,20 +19,23 @@ from servingbench.adapter import (
 
 @dataclass(frozen=True)
 class SeldonTunables(Tunables):
-    """The common knobs plus two of the wrapper's own that a preset needs to record.
+    """The common knobs plus two of the wrapper's own that the presets need to record.
 
     http_threads: GUNICORN_THREADS, request threads per gunicorn worker (1 = gunicorn's sync worker,
         which closes every connection; >= 2 = the gthread worker, which keeps connections alive).
-    grpc_workers: GRPC_WORKERS, gRPC server processes started beside the REST server (each loads
-        the model too); 0 = no gRPC server.
+    grpc_workers: GRPC_WORKERS, gRPC server processes started beside the REST server (each loads the
+        model too). 0 here (and for plain Tunables, e.g. from `make tune`): the benchmark speaks REST.
+        The ``default`` preset sets 1, which is what the wrapper does when GRPC_WORKERS is unset.
     """
 
     http_threads: int = 1
-    grpc_workers: int = 1
+    grpc_workers: int = 0
 
 
-SELDON_DEFAULTS = SeldonTunables()
+SELDON_DEFAULTS = SeldonTunables(http_threads=1, grpc_workers=1)
 """What `seldon-core-microservice` gives with no settings: 1 worker, 1 thread, 1 gRPC worker."""
+
+REST_ONLY = SeldonTunables()
 
 
 class SeldonAdapter(Adapter):
@@ -45,26 +48,26 @@ class SeldonAdapter(Adapter):
     package = "seldon-core"
     port_names = ("http", "grpc", "metrics")
     ready_timeout_s = 90.0
-    stop_timeout_s = 10.0
+    stop_timeout_s = 15.0
     notes = (
         "Seldon Core v2 serves models through MLServer (V2 protocol) behind Kubernetes or Docker Compose; "
-        "on one machine the v1 Python wrapper is the part of Seldon that is its own serving stack. "
-        "seldon-core 1.18.2 (the last release for Python 3.11): Flask on gunicorn 20.1, no adaptive "
-        "batching. A default start is 7 processes: the main process (the REST gunicorn master), its REST "
-        "worker, a multiprocessing Manager for metrics, a metrics gunicorn master and worker, and a gRPC "
-        "launcher with one gRPC worker; the REST worker and the gRPC worker each load the model (memory "
-        "is reported as PSS). The tuned preset turns the gRPC server off (GRPC_WORKERS=0): the benchmark "
-        "speaks REST. The wrapper hard-codes 0.0.0.0 for every listener; server/launch.py runs the "
-        "wrapper's own main() after rewriting those binds to 127.0.0.1 (REST, metrics and gRPC; the "
-        "wrapper still logs 'Binding to 0.0.0.0' for gRPC). With one thread per worker (the default) "
-        "gunicorn's sync worker answers 'Connection: close', so the load generator opens a new TCP "
-        "connection for every request; with 2+ threads connections are kept alive. Glue: input errors "
-        "are raised as SeldonMicroserviceException (the wrapper answers any other exception with 500), "
-        "bodies over 256 KiB get 413, and unknown paths get 404 instead of the wrapper's 500 (both "
-        "through Seldon's model_error_handler blueprint hook). A wrong schema is refused by the wrapper "
-        "(400); numbers mixed with strings in data.ndarray are coerced to strings by numpy before the "
-        "model sees them. The environment uses onnxruntime 1.26.0, not the shared 1.30.0: seldon-core "
-        "1.18.2 needs protobuf<4, onnxruntime 1.30 needs protobuf>=4.25.8."
+        "on one machine the v1 Python wrapper is the part of Seldon that is its own serving stack. seldon- "
+        "core 1.18.2 (the last release for Python 3.11): Flask on gunicorn 20.1, no adaptive batching. A "
+        "default start is 7 processes: the main process (the REST gunicorn master), its REST worker, a "
+        "multiprocessing Manager for metrics, a metrics gunicorn master and worker, and a gRPC launcher "
+        "with one gRPC worker; the REST worker and the gRPC worker each load the model (memory is reported "
+        "as PSS). The tuned preset turns the gRPC server off (GRPC_WORKERS=0: 5 processes): the benchmark "
+        "speaks REST; so do plain tunables, e.g. a preset earned by `make tune`. The wrapper hard-codes "
+        "0.0.0.0 for every listener; server/launch.py runs the wrapper's own main() after rewriting those "
+        "binds to 127.0.0.1 (REST, metrics and gRPC; the wrapper still logs 'Binding to 0.0.0.0' for gRPC). "
+        "With one thread per worker (the default) gunicorn's sync worker answers 'Connection: close', so "
+        "the load generator opens a new TCP connection for every request; with 2+ threads connections are "
+        "kept alive. Glue: input errors are raised as SeldonMicroserviceException (the wrapper answers any "
+        "other exception with 500), bodies over 256 KiB get 413, and unknown paths get 404 instead of the "
+        "wrapper's 500 (both through Seldon's model_error_handler blueprint hook). A wrong schema is "
+        "refused by the wrapper itself (400); numbers mixed with strings in data.ndarray are coerced to "
+        "strings by numpy before the model sees them. The environment uses onnxruntime 1.26.0, not the "
+        "shared 1.30.0: seldon-core 1.18.2 needs protobuf<4, onnxruntime 1.30 needs protobuf>=4.25.8."
     )
 
     def presets(self) -> dict[str, Preset]:
@@ -75,8 +78,14 @@ class SeldonAdapter(Adapter):
                 "Connection: close), 1 gRPC worker, 1 ORT thread",
             ),
             "tuned": Preset(
-                SeldonTunables(workers=1, threads_per_worker=1, http_threads=1, grpc_workers=0),
-                "TO BE MEASURED",
+                REST_ONLY,
+                "REST only (GRPC_WORKERS=0: one process and one model copy fewer, PSS about 230 MB instead "
+                "of 390 MB), 1 sync gunicorn worker, 1 thread. Measured on one pinned CPU, 1 and 4 "
+                "closed-loop clients, 8 s each, interleaved and repeated on a heavily loaded machine: server "
+                "CPU per request was lowest with 1 thread in 5 of 5 runs at 4 clients (8.3-9.5 ms vs "
+                "9.1-10.6 ms with GUNICORN_THREADS=2, whose keep-alive does not pay for two inferences "
+                "sharing one CPU; 4 threads and 2 workers were no better); throughput differences were "
+                "within the noise",
             ),
         }
 
@@ -92,11 +101,11 @@ class SeldonAdapter(Adapter):
 
     @staticmethod
     def _http_threads(tunables: Tunables) -> int:
-        return getattr(tunables, "http_threads", SELDON_DEFAULTS.http_threads)
+        return getattr(tunables, "http_threads", REST_ONLY.http_threads)
 
     @staticmethod
     def _grpc_workers(tunables: Tunables) -> int:
-        return getattr(tunables, "grpc_workers", SELDON_DEFAULTS.grpc_workers)
+        return getattr(tunables, "grpc_workers", REST_ONLY.grpc_workers)
 
     def command(self, spec: LaunchSpec, python: Path) -> ServerCommand:
         t = spec.tunables

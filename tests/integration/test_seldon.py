@@ -54,6 +54,7 @@ def test_tuned_preset_passes_parity(model_dir, tmp_path):
     adapter = load_adapter("seldon")
     tuned = adapter.presets()["tuned"].tunables
     with launched(adapter, tuned, run_dir=tmp_path / "srv", model_dir=model_dir) as server:
+        assert len(server.tree.refresh()) == 5  # GRPC_WORKERS=0: no gRPC launcher, no gRPC worker
         assert_loopback_only(server)
         assert_parity(server, model_dir)
         ports = list(server.spec.ports.values())
