@@ -6,7 +6,7 @@ import pytest
 
 from servingbench.adapter import Tunables
 from servingbench.frameworks import load_adapter
-from servingbench.launcher import launched
+from servingbench.launcher import ServerDied, launched
 from servingbench.procs import listening_on, listening_ports
 from tests.integration.checks import PROBE, assert_parity, assert_rejects_bad_input
 
@@ -61,3 +61,15 @@ def test_validate_rejects_a_latency_budget_without_batching():
     with pytest.raises(ValueError, match="max_latency_ms"):
         adapter.validate(Tunables(max_batch_delay_ms=10))
     adapter.validate(Tunables(max_batch_size=8, max_batch_delay_ms=500))
+
+
+def test_a_model_that_fails_to_load_ends_the_server(tmp_path):
+    """BENTOML_CONTAINERIZED=true: no respawn loop, so the launcher sees the exit instead of a timeout."""
+    empty_model = tmp_path / "no-model"
+    empty_model.mkdir()
+    run_dir = tmp_path / "srv"
+    with pytest.raises(ServerDied, match="exited with code"), launched(
+        load_adapter("bentoml"), Tunables(), run_dir=run_dir, model_dir=empty_model
+    ):
+        pass
+    assert "lacks model.onnx" in (run_dir / "server.log").read_text()
