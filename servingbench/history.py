@@ -42,7 +42,8 @@ WINDOW = 10
 """At most this many previous runs form the baseline (recent behaviour, not all time)."""
 
 RULE_TEXT = (
-    f"For each configuration (framework, preset, profile, SLO) and metric, the newest complete run is "
+    f"For each configuration (framework, preset, profile, SLO, measurement method) and metric, the newest "
+    f"complete run is "
     f"compared with the median m of up to {WINDOW} previous complete runs (at least {MIN_PREVIOUS} needed). "
     f"Tolerance = max({K_MAD:g} × {MAD_SCALE} × MAD of those runs, the width of the newest run's own "
     f"reported spread [min, max] across its repeats, {MIN_RELATIVE:.0%} of m). A change beyond the tolerance "
@@ -50,20 +51,30 @@ RULE_TEXT = (
 )
 
 
-def series_key(run: RunView) -> tuple[str, str, str, str]:
-    """Runs are comparable over time only with the same framework, preset, profile and SLO."""
+SeriesKey = tuple[str, str, str, str, str]
+"""(framework, preset, profile, SLO ms, method)."""
+
+
+def series_key(run: RunView) -> SeriesKey:
+    """Runs are comparable over time only with the same framework, preset, profile, SLO and method.
+
+    The method (how throughput at the SLO and the fixed load were measured) changes when the harness
+    does: a closed-loop figure followed by an open-loop one is a new series, not a regression.
+    """
     slo = f"{run.slo_p99_ms:g}" if run.slo_p99_ms is not None else "?"
-    return (run.framework, run.preset, run.profile, slo)
+    method = f"{run.slo_source or '?'}; fixed load {run.fixed_load.label or '?'}"
+    return (run.framework, run.preset, run.profile, slo, method)
 
 
-def series_label(key: tuple[str, str, str, str]) -> str:
-    framework, preset, profile, slo = key
-    return f"{framework} ({preset}, {profile}, SLO {slo} ms)"
+def series_label(key: SeriesKey) -> str:
+    framework, preset, profile, slo, method = key
+    older = "" if method.startswith("open-loop search") else f", {method.split(';')[0]}"
+    return f"{framework} ({preset}, {profile}, SLO {slo} ms{older})"
 
 
-def build_series(runs: list[RunView]) -> dict[tuple[str, str, str, str], list[RunView]]:
+def build_series(runs: list[RunView]) -> dict[SeriesKey, list[RunView]]:
     """Complete, parity-passed runs grouped by configuration, oldest first."""
-    out: dict[tuple[str, str, str, str], list[RunView]] = {}
+    out: dict[SeriesKey, list[RunView]] = {}
     for run in sorted(runs, key=lambda r: r.sort_time):
         if run.comparable:
             out.setdefault(series_key(run), []).append(run)
@@ -76,6 +87,7 @@ class Verdict:
     preset: str
     profile: str
     slo_p99_ms: str
+    method: str
     metric: str
     title: str
     unit: str
@@ -122,8 +134,14 @@ def judge(
 def evaluate(runs: list[RunView]) -> list[Verdict]:
     """One verdict per configuration and metric, for the newest run of each configuration."""
     verdicts = []
-    for key, series in sorted(build_series(runs).items()):
+    all_series = build_series(runs)
+    current: dict[tuple[str, ...], str] = {}
+    for key, series in all_series.items():
+        current[key[:3]] = max(current.get(key[:3], ""), series[-1].sort_time)
+    for key, series in sorted(all_series.items()):
         newest, earlier = series[-1], series[:-1][-WINDOW:]
+        if newest.sort_time != current[key[:3]]:
+            continue  # superseded (e.g. the harness changed method): history only, never judged
         for metric in METRICS:
             value = newest.metric(metric.name)
             prev_runs = [r for r in earlier if r.metric(metric.name) is not None]
@@ -132,7 +150,7 @@ def evaluate(runs: list[RunView]) -> list[Verdict]:
             status, median, mad, tol = judge(value, previous, metric.higher_is_better, spread)  # type: ignore[arg-type]
             change = value - median if value is not None and median is not None else None
             verdicts.append(Verdict(
-                framework=key[0], preset=key[1], profile=key[2], slo_p99_ms=key[3],
+                framework=key[0], preset=key[1], profile=key[2], slo_p99_ms=key[3], method=key[4],
                 metric=metric.name, title=metric.title, unit=metric.unit,
                 higher_is_better=metric.higher_is_better, status=status, run_id=newest.run_id,
                 value=value, baseline_median=median, mad=mad, tolerance=tol, change=change,

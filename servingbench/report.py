@@ -284,9 +284,7 @@ def _methodology(comparison: Comparison) -> dict:
         "libraries": sorted({(k, val) for v in latest for k, val in v.library_versions.items()}),
         "models": sorted({v.model_text for v in latest}),
         "ceilings": [(v, v.generator_ceiling) for v in latest if v.generator_ceiling],
-        "prices": sorted({(str(v.cost.get("instance") or ""), fmt(v.cost.get("usd_per_hour"), 4),
-                           str(v.cost.get("price_source") or ""), str(v.cost.get("price_date") or ""),
-                           str(v.cost.get("assumption") or "")) for v in latest if v.cost}),
+        "prices": sorted({v.price_row for v in latest if v.cost}),
         "limited": [v for v in latest if v.generator_limited],
         "fixed_labels": list(dict.fromkeys(v.fixed_load.label for v in latest if v.fixed_load.label)),
     }

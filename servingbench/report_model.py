@@ -212,6 +212,20 @@ class RunView:
         return " ".join(parts)
 
     @property
+    def price_row(self) -> tuple[str, str, str, str]:
+        """(instance and its list price, region and OS, source, date) of the price table entry used."""
+        price = _dict(self.cost.get("price"))
+        instance = str(price.get("instance") or self.cost.get("instance") or "?")
+        if price:
+            spec = (f"{instance}: {price.get('vcpus', '?')} vCPU, {price.get('memory_gib', '?')} GiB, "
+                    f"${price.get('usd_per_hour', '?')}/h")
+            where = f"on-demand {price.get('os', '')} {price.get('region', '')}".strip()
+        else:
+            spec, where = f"{instance}: ${self.cost.get('usd_per_hour', '?')}/h", ""
+        return (spec, where, str(self.cost.get("price_source") or price.get("source") or "unknown"),
+                str(self.cost.get("price_date") or price.get("date") or "undated"))
+
+    @property
     def reference(self) -> dict:
         return _dict(self.raw.get("reference"))
 

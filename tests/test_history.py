@@ -85,3 +85,15 @@ def test_series_do_not_mix_profiles_or_failed_runs(tmp_path):
     series = history.build_series(views)
     assert sorted(len(s) for s in series.values()) == [1, 3]
     assert all(v.status in ("ok", "insufficient history") for v in history.evaluate(views))
+
+
+def test_a_change_of_method_starts_a_new_series(tmp_path):
+    """Closed-loop figures followed by open-loop ones: a new series, not a regression."""
+    _history(tmp_path, [50.0, 51.0, 49.0, 50.0])
+    write_run(tmp_path, started="2026-01-09T00:00:00+00:00", tput=5.0, samples=False, summary_extra={
+        "slo_source": "open-loop search", "fixed_load_rps": 20, "p99_ms_at_fixed_load": 900.0})
+    views = [run_view(r) for r in list_runs(tmp_path)]
+    assert len(history.build_series(views)) == 2
+    verdicts = history.evaluate(views)
+    assert verdicts and all(v.status == "insufficient history" for v in verdicts)
+    assert {v.run_id for v in verdicts} == {"20260109T000000Z-baseline-default"}  # old series: not judged
