@@ -37,7 +37,7 @@ def main() -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--http-port", type=int, required=True)
     parser.add_argument("--grpc-port", type=int, required=True)
-    parser.add_argument("--batch", type=int, default=1, help="texts per request (<= the model's max_batch_size)")
+    parser.add_argument("--batch", type=int, default=1, help="texts per request (<= max_batch_size)")
     args = parser.parse_args()
     texts = json.load(sys.stdin)
     chunks = [texts[i : i + args.batch] for i in range(0, len(texts), args.batch)]

@@ -3,16 +3,21 @@ bad input, clean stop (no process, port, workspace or shared-memory segment left
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
+import socket
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from servingbench.adapter import Tunables
+from servingbench.envs import REPO
 from servingbench.frameworks import load_adapter
-from servingbench.launcher import framework_python, launched
+from servingbench.launcher import framework_python, free_port, launched
 from servingbench.parity import eval_set, reference_predictions
 from servingbench.procs import listening_on
 from tests.integration.checks import assert_parity, assert_rejects_bad_input
@@ -38,7 +43,9 @@ ACCEPTED = {
 def shm_segments(pid: int) -> list[str]:
     """POSIX shared-memory segments PyTriton and the Python backend name after the server's pid."""
     shm = Path("/dev/shm")
-    return sorted(p.name for p in shm.iterdir() if p.name.startswith(f"pytrtion{pid}-")) if shm.is_dir() else []
+    if not shm.is_dir():
+        return []
+    return sorted(p.name for p in shm.iterdir() if p.name.startswith(f"pytrtion{pid}-"))
 
 
 def client_predictions(adapter, server, texts: list[str], batch: int) -> dict[str, list]:
@@ -78,7 +85,8 @@ def assert_nothing_left(server, ports, run_dir: Path, pid: int) -> None:
 def test_default_preset_serves_and_survives_bad_input(model_dir, tmp_path):
     adapter = load_adapter("triton")
     run_dir = tmp_path / "srv"
-    with launched(adapter, adapter.presets()["default"].tunables, run_dir=run_dir, model_dir=model_dir) as server:
+    tunables = adapter.presets()["default"].tunables
+    with launched(adapter, tunables, run_dir=run_dir, model_dir=model_dir) as server:
         assert server.time_to_ready_s < 90
         assert server.spec.ports.keys() == {"http", "grpc", "metrics"}
         assert_parity(server, model_dir)
@@ -105,7 +113,9 @@ def test_tuned_preset_batches_and_passes_parity(model_dir, tmp_path):
         assert_clients_agree(adapter, server, model_dir, batch=tunables.max_batch_size)
         config = (run_dir / "pytriton" / "model-store" / "sentiment" / "config.pbtxt").read_text()
         assert f"max_batch_size: {tunables.max_batch_size}" in config
-        assert f"max_queue_delay_microseconds: {round(tunables.max_batch_delay_ms * 1000)}" in config
+        assert "dynamic_batching {" in config
+        delay_us = round(tunables.max_batch_delay_ms * 1000)
+        assert (f"max_queue_delay_microseconds: {delay_us}" in config) == (delay_us > 0)  # 0 is left out
         ports = list(server.spec.ports.values())
         pid = server.pid
     assert_nothing_left(server, ports, run_dir, pid)
@@ -113,7 +123,41 @@ def test_tuned_preset_batches_and_passes_parity(model_dir, tmp_path):
 
 def test_batch_over_max_batch_size_is_refused(model_dir, tmp_path):
     adapter = load_adapter("triton")
-    with launched(adapter, Tunables(max_batch_size=2), run_dir=tmp_path / "srv", model_dir=model_dir) as server:
+    tunables = Tunables(max_batch_size=2)
+    with launched(adapter, tunables, run_dir=tmp_path / "srv", model_dir=model_dir) as server:
         status, body = server.send(adapter.encode(["a", "b", "c"]))
         assert status == 400 and b"batch-size must be <= 2" in body
         assert len(server.predict(["good", "bad"])) == 2
+
+
+def test_workers_above_one_are_refused():
+    with pytest.raises(ValueError, match="workers must be 1"):
+        load_adapter("triton").validate(Tunables(workers=2))
+
+
+def test_tritonserver_failing_at_start_exits_fast(model_dir, tmp_path):
+    """A taken gRPC port kills tritonserver at start: the glue exits at once, naming the error."""
+    adapter = load_adapter("triton")
+    run_dir = tmp_path / "srv"
+    (run_dir / "tmp").mkdir(parents=True)
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        grpc_port = held.getsockname()[1]
+        ports = [free_port(), grpc_port, free_port()]
+        argv = [str(framework_python(adapter)), "-m", "triton_app", "--http-port", str(ports[0]),
+                "--grpc-port", str(grpc_port), "--metrics-port", str(ports[2]), "--run-dir", str(run_dir)]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(adapter.server_dir)]),
+               "SB_MODEL_DIR": str(model_dir), "SB_THREADS": "1", "TMPDIR": str(run_dir / "tmp")}
+        started = time.monotonic()
+        proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True)
+        try:
+            out, _ = proc.communicate(timeout=90)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 1, out[-2000:]
+    assert time.monotonic() - started < 60
+    assert "tritonserver exited during start" in out and "Address already in use" in out, out[-2000:]
+    assert not (run_dir / "pytriton").exists()

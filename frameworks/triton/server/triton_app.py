@@ -17,10 +17,11 @@ SIGTERM and SIGINT stop Triton cleanly (model unload, stub exit, workspace remov
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import os
 import pathlib
+import select
+import shutil
 import signal
 import sys
 import threading
@@ -83,7 +84,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--http-port", type=int, required=True)
     parser.add_argument("--grpc-port", type=int, required=True)
     parser.add_argument("--metrics-port", type=int, required=True)
-    parser.add_argument("--instances", type=int, default=1, help="model instances (threads in this process)")
     parser.add_argument("--max-batch-size", type=int, default=4, help="PyTriton's default is 4")
     parser.add_argument("--max-queue-delay-us", type=int, default=0, help="PyTriton's default is 0")
     parser.add_argument("--http-threads", type=int, default=None, help="tritonserver default when unset")
@@ -95,12 +95,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     run_dir = pathlib.Path(args.run_dir).resolve()
+    run_dir.mkdir(parents=True, exist_ok=True)  # tritonserver writes its log file there
 
     from pytriton.model_config import DynamicBatcher, ModelConfig, Tensor
     from pytriton.triton import Triton, TritonConfig, TritonLifecyclePolicy
 
     workspace = run_dir / "pytriton"
-    longest_socket = workspace / f"{MODEL_NAME}_0_{args.instances - 1}-server.sock"
+    longest_socket = workspace / f"{MODEL_NAME}_0_0-server.sock"
     if len(str(longest_socket)) > UNIX_SOCKET_PATH_MAX:
         print(f"error: the run folder path is too long for PyTriton's ZeroMQ sockets: {longest_socket} is "
               f"{len(str(longest_socket))} characters, Unix sockets allow {UNIX_SOCKET_PATH_MAX}. "
@@ -140,23 +141,32 @@ def main(argv: list[str] | None = None) -> int:
     ready = threading.Event()
     signalled = threading.Event()
 
+    # Signals. CPython runs Python signal handlers only in the main thread, and only when it next
+    # executes bytecode; the kernel may deliver SIGTERM to any of PyTriton's threads, and a main thread
+    # asleep in a lock wait is then not woken (seen: a stop that waited for SIGKILL). So:
+    # - while starting, the handler raises KeyboardInterrupt (the main thread polls the server, so it
+    #   runs it promptly) and the finally below cleans up;
+    # - once ready, the main thread waits on signal.set_wakeup_fd, which the C-level handler writes in
+    #   whichever thread received the signal, and the Python handler does nothing.
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
+
     def on_signal(signum, _frame):
-        # The main thread waits in PyTriton (for the server, then in serve()); a KeyboardInterrupt
-        # there ends the wait, and the finally below stops tritonserver, unloads the proxy model and
-        # removes the workspace. Signals that arrive while stopping are ignored.
-        if not stopping.is_set():
+        if not ready.is_set() and not stopping.is_set():
             signalled.set()
             stopping.set()
-            LOG.info("signal %d: stopping Triton", signum)
+            LOG.info("signal %d while starting: stopping Triton", signum)
             raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    threading.Thread(target=watch_startup, args=(triton, ready, stopping, run_dir), daemon=True).start()
+    watch = (triton, ready, stopping, run_dir, workspace)
+    threading.Thread(target=watch_startup, args=watch, daemon=True).start()
     try:
         triton.bind(
             model_name=MODEL_NAME,
-            infer_func=[infer] * args.instances,
+            infer_func=infer,  # one model instance: see the adapter's validate() for why
             inputs=[Tensor(name="text", dtype=bytes, shape=(1,))],
             outputs=[
                 Tensor(name="label", dtype=bytes, shape=(1,)),
@@ -169,35 +179,51 @@ def main(argv: list[str] | None = None) -> int:
         ready.set()
         LOG.info("model %s ready: http %d, grpc %d, metrics %d", MODEL_NAME, args.http_port, args.grpc_port,
                  args.metrics_port)
-        triton.serve()  # returns when tritonserver or the proxy dies, or on a signal
-        if not stopping.is_set():
-            LOG.error("tritonserver or the PyTriton proxy model died: stopping")
+        # Serve until a signal, or until tritonserver or the proxy model dies (what triton.serve()
+        # watches, with a 10 s period).
+        while True:
+            readable, _, _ = select.select([wake_r], [], [], 1.0)
+            if readable:
+                signum = os.read(wake_r, 64)[-1]
+                signalled.set()
+                LOG.info("signal %d: stopping Triton", signum)
+                break
+            if not triton.is_alive():
+                LOG.error("tritonserver or the PyTriton proxy model died: stopping")
+                break
     except KeyboardInterrupt:
         pass
     finally:
         stopping.set()
         triton.stop()
+        # tritonserver may have exited on its own SIGTERM first: PyTriton then runs stop() in its exit
+        # callback thread, and ours returns at once. Wait for that cleanup (non-daemon threads).
+        for thread in threading.enumerate():
+            if thread is not threading.current_thread() and not thread.daemon:
+                thread.join(timeout=15)
     LOG.info("Triton stopped")
     return 0 if ready.is_set() and signalled.is_set() else 1
 
 
-def watch_startup(triton, ready: threading.Event, stopping: threading.Event, run_dir: pathlib.Path) -> None:
-    """Fail fast when tritonserver dies during start (a port taken, a bad config).
+def watch_startup(triton, ready: threading.Event, stopping: threading.Event, run_dir: pathlib.Path,
+                  workspace: pathlib.Path) -> None:
+    """Fail fast when tritonserver dies during start (a port taken, a model that fails to load).
 
-    PyTriton would otherwise wait up to 120 s for a server that is gone. Uses PyTriton's private
-    handle on the tritonserver process; without it this watch does nothing.
+    PyTriton would otherwise wait up to 120 s for a server that is gone, holding the lock that
+    Triton.stop() needs (so stop() from here would deadlock). This removes the workspace itself and
+    exits; the launcher then stops what is left of the tree. Uses PyTriton's private handle on the
+    tritonserver process; without it this watch does nothing.
     """
     while not ready.wait(0.5) and not stopping.is_set():
         server = getattr(triton, "_triton_server", None)
         if server is not None and getattr(server, "_tritonserver_running_cmd", None) is not None \
                 and not server.is_alive():
             log = run_dir / "tritonserver.log"
-            tail = log.read_text(errors="replace").splitlines()[-15:] if log.exists() else []
-            print("tritonserver exited during start; last lines of tritonserver.log:", *tail,
+            lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+            errors = [line[:600] for line in lines if line.startswith("E")][-5:]
+            print("tritonserver exited during start; errors in tritonserver.log:", *errors,
                   sep="\n  ", flush=True)
-            stopping.set()
-            with contextlib.suppress(Exception):
-                triton.stop()
+            shutil.rmtree(workspace, ignore_errors=True)
             os._exit(1)
 
 
