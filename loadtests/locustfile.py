@@ -1,4 +1,4 @@
-"""Locust load for one framework: its native requests, closed loop, raw latencies recorded.
+"""Locust load for one framework: its native requests, closed or open loop, raw latencies recorded.
 
 Configured by environment (the harness sets it; see servingbench/loadrun.py):
   SB_REQUESTS      JSON file of pre-encoded native requests (written by servingbench.loadrun from the
@@ -7,6 +7,9 @@ Configured by environment (the harness sets it; see servingbench/loadrun.py):
   SB_MAX_REQUESTS  stop after this many requests (every run is bounded in count as well as time)
   SB_MODE          "closed" (default): users send back to back; "open": Poisson arrivals, see below
   SB_RATE, SB_DURATION, SB_SEED, SB_DRAIN_S, SB_MAX_IN_FLIGHT   the open-loop schedule
+  SB_WORKERS       distributed mode: how many Locust workers share the load (their master collects
+                   every raw sample over Locust's message channel and writes SB_SAMPLES_OUT)
+  SB_RUN_TIME      distributed mode: seconds after which the master stops the workers
 
 Locust's own percentiles are rounded into buckets, so every request is recorded raw and the harness
 computes exact percentiles from these samples.
@@ -16,7 +19,8 @@ few measured requests (coordinated omission). In open mode one Locust user follo
 schedule and fires each request in its own greenlet at its intended time; latency is measured from
 the INTENDED send time, so time spent waiting for a free connection or a stalled server counts. A
 request sent late is recorded with its send lag; one that could not be sent before the drain
-deadline is recorded as failed (status -1), never skipped.
+deadline is recorded as failed (status -1), never skipped. With N workers each runs a Poisson
+schedule at rate/N with its own seed: their superposition is a Poisson process at the full rate.
 """
 
 from __future__ import annotations
@@ -28,17 +32,28 @@ import time
 import gevent
 import numpy as np
 from locust import FastHttpUser, constant, events, task
+from locust.runners import MasterRunner, WorkerRunner
 
 from servingbench.loadrun import read_requests
 
 REQUESTS = read_requests(os.environ["SB_REQUESTS"])
-MAX_REQUESTS = int(os.environ.get("SB_MAX_REQUESTS", "1000000"))
+MODE = os.environ.get("SB_MODE", "closed")
+WORKERS = int(os.environ.get("SB_WORKERS", "1"))
+MAX_REQUESTS = int(os.environ.get("SB_MAX_REQUESTS", "1000000")) // max(1, WORKERS)
+CHUNK = 5000
 SAMPLES: list[tuple] = []
 _next_request = itertools.cycle(REQUESTS)
 _test_started = [0.0]
+_environment: list = []
+_PENDING: dict[int, tuple[float, float]] = {}
 
 
-MODE = os.environ.get("SB_MODE", "closed")
+def _runner():
+    return _environment[0].runner if _environment else None
+
+
+def _distributed_worker() -> bool:
+    return isinstance(_runner(), WorkerRunner)
 
 
 class ServingUser(FastHttpUser):
@@ -51,6 +66,9 @@ class ServingUser(FastHttpUser):
 
     @task
     def infer(self) -> None:
+        if len(SAMPLES) >= MAX_REQUESTS:  # the request budget is spent: idle until stopped
+            gevent.sleep(1)
+            return
         req = next(_next_request)
         self.client.request(req.method, req.path, data=req.body, headers=req.headers, name="infer")
 
@@ -70,8 +88,9 @@ class OpenLoopUser(FastHttpUser):
 
         from loadtests.arrivals import poisson_schedule
 
-        offsets = poisson_schedule(float(os.environ["SB_RATE"]), float(os.environ["SB_DURATION"]),
-                                   int(os.environ.get("SB_SEED", "1")))
+        index = int(os.environ.get("SB_WORKER_INDEX", "0"))
+        offsets = poisson_schedule(float(os.environ["SB_RATE"]) / WORKERS, float(os.environ["SB_DURATION"]),
+                                   int(os.environ.get("SB_SEED", "1")) * 1000 + index)
         drain_s = float(os.environ.get("SB_DRAIN_S", "10"))
         group = Group()
         wall0, t0 = time.time(), time.perf_counter()
@@ -87,7 +106,11 @@ class OpenLoopUser(FastHttpUser):
             SAMPLES.append((wall, (now - intended) * 1000, -1, float("nan")))
         _PENDING.clear()
         group.kill(block=False)
-        self.environment.runner.quit()
+        if not _distributed_worker():
+            self.environment.runner.quit()
+            return
+        while True:  # a worker waits for its master to stop the run
+            gevent.sleep(1)
 
     def _one(self, intended_wall: float, intended: float) -> None:
         key = id(gevent.getcurrent())
@@ -106,12 +129,46 @@ class OpenLoopUser(FastHttpUser):
         SAMPLES.append((intended_wall, (time.perf_counter() - intended) * 1000, status, lag_ms))
 
 
-_PENDING: dict[int, tuple[float, float]] = {}
+@events.init.add_listener
+def _on_init(environment, **_kwargs: object) -> None:
+    _environment.append(environment)
+    if isinstance(environment.runner, MasterRunner):
+        environment.runner.register_message("sb_samples", _receive_samples)
+        environment.runner.register_message("sb_start", _receive_start)
 
 
 @events.test_start.add_listener
-def _on_start(**_kwargs: object) -> None:
+def _on_start(environment, **_kwargs: object) -> None:
     _test_started[0] = time.time()
+    if isinstance(environment.runner, MasterRunner):
+        _test_started[0] = float("inf")  # the earliest worker start wins (see _receive_start)
+        run_time = float(os.environ.get("SB_RUN_TIME", "0"))
+        if run_time > 0:
+            gevent.spawn_later(run_time, _stop_distributed, environment)
+
+
+def _stop_distributed(environment) -> None:
+    """Stop the workers (they send their samples before reporting stopped), then quit."""
+    environment.runner.stop()
+    gevent.sleep(0.5)
+    environment.runner.quit()
+
+
+@events.test_stop.add_listener
+def _on_stop(environment, **_kwargs: object) -> None:
+    if isinstance(environment.runner, WorkerRunner):
+        environment.runner.send_message("sb_start", _test_started[0])
+        for i in range(0, len(SAMPLES), CHUNK):
+            environment.runner.send_message("sb_samples", [list(row) for row in SAMPLES[i : i + CHUNK]])
+        SAMPLES.clear()
+
+
+def _receive_samples(msg, **_kwargs: object) -> None:
+    SAMPLES.extend(tuple(row) for row in msg.data)
+
+
+def _receive_start(msg, **_kwargs: object) -> None:
+    _test_started[0] = min(_test_started[0], float(msg.data))
 
 
 @events.request.add_listener
@@ -125,22 +182,14 @@ def _on_request(response_time: float, start_time: float, response: object, excep
     if exception is not None and 200 <= status < 300:
         status = 0  # a 2xx that still failed (e.g. truncated body) counts as a failure
     SAMPLES.append((start_time, response_time, status))
-    if len(SAMPLES) == MAX_REQUESTS and _environment:
+    if len(SAMPLES) == MAX_REQUESTS and not _distributed_worker() and _environment:
         gevent.spawn(_environment[0].runner.quit)
 
 
-_environment: list = []
-
-
-@events.init.add_listener
-def _on_init(environment: object, **_kwargs: object) -> None:
-    _environment.append(environment)
-
-
 @events.quitting.add_listener
-def _on_quit(**_kwargs: object) -> None:
+def _on_quit(environment, **_kwargs: object) -> None:
     out = os.environ.get("SB_SAMPLES_OUT")
-    if out:
+    if out and not isinstance(environment.runner, WorkerRunner):
         data = np.array(SAMPLES, dtype=np.float64).reshape(-1, 3 if MODE == "closed" else 4)
         np.save(out + ".tmp.npy", data)
         with open(out + ".start", "w") as fh:

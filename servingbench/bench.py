@@ -32,6 +32,7 @@ from servingbench.parity import check_parity, eval_set, reference_predictions
 from servingbench.presets import resolve_tunables
 from servingbench.profiles import Profile
 from servingbench.reference import run_reference
+from servingbench.remote import RemoteServer
 from servingbench.results import RunWriter
 from servingbench.slo_search import Probe, passes, search, seed_for
 from servingbench.steps import StepContext, closed_step, open_step
@@ -58,6 +59,10 @@ class BenchConfig:
     overrides: dict = field(default_factory=dict)
     http_port: int | None = None
     results_root: Path = Path("results")
+    target: str | None = None
+    """Base URL of an existing deployment to benchmark instead of launching one."""
+    loadgen_workers: int = 1
+    """Locust worker processes (1: a single process; N > 1: a master and N workers)."""
 
 
 class Progress:
@@ -128,9 +133,13 @@ def run_bench(config: BenchConfig, model_dir: Path, out: Callable[[str], None] =
         harness_versions=harness_versions(),
         model={"dir": str(model_dir), "manifest": _manifest(model_dir)},
     )
+    record["target"] = config.target
+    record["loadgen_workers"] = config.loadgen_workers
     progress = Progress(adapter.name, profile.estimate_s(), out)
     previous = signal.signal(signal.SIGTERM, _raise_interrupted)
     try:
+        if config.target:
+            return _run_remote(config, adapter, model_dir, writer, progress)
         python = framework_python(adapter)  # first use: creates the environment (minutes)
         record["framework_version"] = framework_version(adapter, python)
         progress = Progress(adapter.name, profile.estimate_s() + adapter_start_estimate(adapter), out)
@@ -140,16 +149,7 @@ def run_bench(config: BenchConfig, model_dir: Path, out: Callable[[str], None] =
                 model_dir, tunables.threads_per_worker, config.server_cpus, profile.reference_s,
                 writer.folder / "reference.json",
             )
-        requests_file = write_requests(adapter, request_texts(), writer.folder / "load" / "requests.json")
-        if profile.ceiling_s > 0:
-            progress(f"load generator ceiling: no-op server, {max(profile.users)} users, "
-                     f"{profile.ceiling_s:.0f} s")
-            record["generator_ceiling"] = measure_ceiling(
-                requests_file, config.server_cpus, config.loadgen_cpus, max(profile.users),
-                profile.ceiling_s, writer.folder / "ceiling",
-            )
-            progress(f"  generator ceiling {record['generator_ceiling']['rps']:.0f} req/s "
-                     f"({record['generator_ceiling']['bound']})")
+        _measure_ceiling(config, adapter, writer, progress)
         with launched(
             adapter, tunables, run_dir=writer.folder / "server", model_dir=model_dir,
             cpus=config.server_cpus, http_port=config.http_port, progress=progress,
@@ -177,6 +177,44 @@ def run_bench(config: BenchConfig, model_dir: Path, out: Callable[[str], None] =
         signal.signal(signal.SIGTERM, previous)
 
 
+def _measure_ceiling(config: BenchConfig, adapter: Adapter, writer: RunWriter, progress: Progress) -> None:
+    profile = config.profile
+    requests_file = write_requests(adapter, request_texts(), writer.folder / "load" / "requests.json")
+    if profile.ceiling_s <= 0:
+        return
+    progress(f"load generator ceiling: no-op server, {max(profile.users)} users, {profile.ceiling_s:.0f} s")
+    ceiling = measure_ceiling(requests_file, config.server_cpus, config.loadgen_cpus, max(profile.users),
+                              profile.ceiling_s, writer.folder / "ceiling", workers=config.loadgen_workers)
+    writer.record["generator_ceiling"] = ceiling
+    progress(f"  generator ceiling {ceiling['rps']:.0f} req/s ({ceiling['bound']})")
+
+
+def _run_remote(config: BenchConfig, adapter: Adapter, model_dir: Path, writer: RunWriter,
+                progress: Progress) -> Path:
+    """Benchmark an existing deployment: same protocol, parity gate and load; no server-side metrics."""
+    record = writer.record
+    server = RemoteServer.from_url(adapter, config.target or "")
+    record.update(
+        framework_version="not measured (remote target)",
+        time_to_ready_s=None,
+        reference=None,
+        server_metrics="unavailable: the target runs elsewhere, so its CPU, memory, processes and time "
+                       "to ready are not measured (and not estimated)",
+    )
+    record["cpus"]["server"] = []
+    _measure_ceiling(config, adapter, writer, progress)
+    progress(f"remote target {server.base_url}: checking that it answers")
+    server.wait_ready()
+    run_parity_gate(server, model_dir, record, progress)
+    load_dir = writer.folder / "load"
+    ctx = StepContext(server, None, load_dir / "requests.json", load_dir, config.loadgen_cpus,
+                      config.slo_p99_ms, loadgen_workers=config.loadgen_workers)
+    run_load_protocol(ctx, config.profile, record, writer.folder, progress)
+    path = writer.finish("complete")
+    progress(f"done: {path}")
+    return path
+
+
 def _manifest(model_dir: Path) -> dict:
     try:
         return json.loads((model_dir / "manifest.json").read_text())
@@ -197,7 +235,7 @@ def _measure(server: Server, config: BenchConfig, model_dir: Path, writer: RunWr
         run_parity_gate(server, model_dir, record, progress)
         load_dir = writer.folder / "load"
         ctx = StepContext(server, monitor, load_dir / "requests.json", load_dir, config.loadgen_cpus,
-                          config.slo_p99_ms)
+                          config.slo_p99_ms, loadgen_workers=config.loadgen_workers)
         run_load_protocol(ctx, profile, record, writer.folder, progress)
 
 
@@ -224,7 +262,7 @@ def run_load_protocol(ctx: StepContext, profile: Profile, record: dict, folder: 
     progress(f"warm-up {profile.warmup_s:.0f} s at {max(profile.users)} users (discarded)")
     run_locust(ctx.requests_file, server.base_url, users=max(profile.users), run_time_s=profile.warmup_s,
                max_requests=profile.max_requests_per_step, cpus=ctx.loadgen_cpus, out_dir=ctx.load_dir,
-               name="warmup")
+               name="warmup", workers=ctx.loadgen_workers)
     _check_alive(server, "the warm-up")
     histograms: dict[str, str] = {}
 

@@ -53,14 +53,15 @@ def stop_noop(proc: subprocess.Popen) -> None:
 
 
 def measure_ceiling(requests_file: Path, server_cpus: tuple[int, ...], loadgen_cpus: tuple[int, ...],
-                    users: int, seconds: float, out_dir: Path) -> dict:
+                    users: int, seconds: float, out_dir: Path, workers: int = 1) -> dict:
     """Closed-loop Locust at ``users`` users against the no-op server for ``seconds``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     proc, port = start_noop(server_cpus, out_dir / "noop_server.log")
     try:
         warm = min(2.0, seconds / 3)
         result = run_locust(requests_file, f"http://{HOST}:{port}", users=users, run_time_s=seconds + warm,
-                            max_requests=2_000_000, cpus=loadgen_cpus, out_dir=out_dir, name="ceiling")
+                            max_requests=2_000_000, cpus=loadgen_cpus, out_dir=out_dir, name="ceiling",
+                            workers=workers)
     finally:
         stop_noop(proc)
     start = result.test_start + warm
@@ -74,4 +75,5 @@ def measure_ceiling(requests_file: Path, server_cpus: tuple[int, ...], loadgen_c
         "generator_cpu_util": result.generator_cpu_util,
         "bound": "load generator" if saturated else "no-op server (the generator's ceiling is higher)",
         "cpus": list(loadgen_cpus),
+        "workers": workers,
     }

@@ -31,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--preset", default="default", help="default (framework defaults) or tuned")
     add_common(bench)
     bench.add_argument("--port", type=int, default=None, help="HTTP port of the server (default: free)")
+    bench.add_argument("--target", default=os.environ.get("TARGET") or None,
+                       help="benchmark an existing deployment at this base URL instead of launching one")
     bench.add_argument("--workers", type=int, default=None, help="override the preset's workers/replicas")
     bench.add_argument("--threads", type=int, default=None, help="override threads per worker")
     bench.add_argument("--max-batch-size", type=int, default=None)
@@ -64,6 +66,8 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--loadgen-cpus", default=None, help="default: the CPUs the server does not use")
     parser.add_argument("--results", type=Path, default=None, help="results folder (default: results/)")
     parser.add_argument("--no-report", action="store_true", help="do not write the HTML reports")
+    parser.add_argument("--loadgen-workers", type=int, default=int(os.environ.get("LOADGEN_WORKERS") or 1),
+                        help="Locust worker processes (default 1: one process; N: a master and N workers)")
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -88,7 +92,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     os.sched_setaffinity(0, loadgen_cpus)
     base = BenchConfig(framework="", preset="", profile=profile, slo_p99_ms=args.slo_ms,
                        server_cpus=server_cpus, loadgen_cpus=loadgen_cpus,
-                       results_root=args.results or results_root())
+                       results_root=args.results or results_root(), loadgen_workers=args.loadgen_workers)
     runs = compare(names, presets, base, model_dir)
     print()
     print(summary_table(runs))
@@ -142,9 +146,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     except (UnknownFramework, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    where = f"target {args.target}" if args.target else f"server CPUs {format_cpus(server_cpus)}"
     print(f"servingbench: {adapter.display_name}, preset {args.preset}, profile {profile.name} "
-          f"(~{profile.estimate_s() / 60:.0f} min of load), SLO p99 <= {args.slo_ms:g} ms, "
-          f"server CPUs {format_cpus(server_cpus)}, load generator CPUs {format_cpus(loadgen_cpus)}")
+          f"(~{profile.estimate_s() / 60:.0f} min of load), SLO p99 <= {args.slo_ms:g} ms, {where}, "
+          f"load generator CPUs {format_cpus(loadgen_cpus)}"
+          + (f" ({args.loadgen_workers} Locust workers)" if args.loadgen_workers > 1 else ""))
     model_dir = ensure_model()
     os.sched_setaffinity(0, loadgen_cpus)  # the orchestrator and monitor stay off the server's CPUs
     config = BenchConfig(
@@ -160,6 +166,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         },
         http_port=args.port,
         results_root=args.results or results_root(),
+        target=args.target,
+        loadgen_workers=args.loadgen_workers,
     )
     try:
         run_dir = run_bench(config, model_dir)

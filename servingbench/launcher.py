@@ -82,6 +82,17 @@ def allocate_ports(names: tuple[str, ...], http_port: int | None = None) -> dict
     return ports
 
 
+def http_send(host: str, port: int, request: HttpRequest, timeout: float = 30.0) -> tuple[int, bytes]:
+    """One real HTTP request on a fresh connection: (status, body)."""
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.request(request.method, request.path, body=request.body, headers=request.headers)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
 @dataclass
 class Server:
     """A running server: how to reach it and what it is made of."""
@@ -107,14 +118,7 @@ class Server:
         return self.proc.poll()
 
     def send(self, request: HttpRequest, timeout: float = 30.0) -> tuple[int, bytes]:
-        """One real HTTP request on a fresh connection."""
-        conn = http.client.HTTPConnection(self.spec.host, self.spec.ports["http"], timeout=timeout)
-        try:
-            conn.request(request.method, request.path, body=request.body, headers=request.headers)
-            response = conn.getresponse()
-            return response.status, response.read()
-        finally:
-            conn.close()
+        return http_send(self.spec.host, self.spec.ports["http"], request, timeout)
 
     def predict(self, texts: list[str], timeout: float = 30.0) -> list[Prediction]:
         status, body = self.send(self.adapter.encode(texts), timeout)

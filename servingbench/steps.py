@@ -17,6 +17,7 @@ from servingbench import stats
 from servingbench.launcher import Server
 from servingbench.loadrun import GENERATOR_SATURATED, LoadResult, run_locust, run_open_loop
 from servingbench.monitor import Sample, TreeMonitor
+from servingbench.remote import RemoteServer
 from servingbench.stability import stability
 
 SEND_LAG_LIMIT_MS = 10.0
@@ -25,13 +26,14 @@ SEND_LAG_LIMIT_MS = 10.0
 
 @dataclass(frozen=True)
 class StepContext:
-    server: Server
+    server: Server | RemoteServer
     monitor: TreeMonitor | None
     requests_file: Path
     load_dir: Path
     loadgen_cpus: tuple[int, ...]
     slo_p99_ms: float
     max_error_rate: float = 0.001
+    loadgen_workers: int = 1
 
 
 def _resources(ctx: StepContext, before: Sample | None, result: LoadResult) -> dict:
@@ -60,7 +62,8 @@ def closed_step(ctx: StepContext, users: int, warmup_s: float, measure_s: float,
     name = name or f"closed_u{users}"
     before = ctx.monitor.sample() if ctx.monitor else None
     result = run_locust(ctx.requests_file, ctx.server.base_url, users=users, run_time_s=warmup_s + measure_s,
-                        max_requests=max_requests, cpus=ctx.loadgen_cpus, out_dir=ctx.load_dir, name=name)
+                        max_requests=max_requests, cpus=ctx.loadgen_cpus, out_dir=ctx.load_dir, name=name,
+                        workers=ctx.loadgen_workers)
     start = result.test_start + warmup_s
     window = stats.in_window(result.samples, start, start + measure_s)
     summary = stats.summarize(window, measure_s)
@@ -87,7 +90,7 @@ def open_step(ctx: StepContext, rate_rps: float, warmup_s: float, measure_s: flo
     before = ctx.monitor.sample() if ctx.monitor else None
     result = run_open_loop(ctx.requests_file, ctx.server.base_url, rate_rps=rate_rps,
                            duration_s=warmup_s + measure_s, seed=seed, cpus=ctx.loadgen_cpus,
-                           out_dir=ctx.load_dir, name=name)
+                           out_dir=ctx.load_dir, name=name, workers=ctx.loadgen_workers)
     start = result.test_start + warmup_s
     window = stats.sent_in_window(result.samples, start, start + measure_s)
     summary = stats.summarize(window, measure_s)
