@@ -209,6 +209,11 @@ class RunView:
         names = {"workers": "WORKERS", "threads_per_worker": "THREADS", "max_batch_size": "MAX_BATCH_SIZE",
                  "max_batch_delay_ms": "MAX_BATCH_DELAY_MS"}
         parts += [f"{names[k]}={v}" for k, v in self.overrides.items() if k in names]
+        if self.raw.get("target"):
+            parts.append(f"TARGET={self.raw['target']}")
+        workers = self.raw.get("loadgen_workers")
+        if isinstance(workers, int) and workers > 1:
+            parts.append(f"LOADGEN_WORKERS={workers}")
         return " ".join(parts)
 
     @property

@@ -118,15 +118,19 @@ def test_overhead_falls_back_to_reference(tmp_path):
 
 def test_reproduce_command(tmp_path):
     overrides = {"workers": 2, "threads_per_worker": None}
-    folder = write_run(tmp_path, "rayserve", "tuned", extra={"overrides": overrides})
+    folder = write_run(tmp_path, "rayserve", "tuned", extra={"overrides": overrides, "loadgen_workers": 1})
     v = run_view(json.loads((folder / "run.json").read_text()))
     assert v.reproduce_command == ("make bench FRAMEWORK=rayserve PRESET=tuned PROFILE=quick SLO=100 "
                                    "SERVER_CPUS=0 LOADGEN_CPUS=1 WORKERS=2")
+    remote = write_run(tmp_path, "remote", extra={"target": "http://10.0.0.5:8000", "loadgen_workers": 2})
+    assert run_view(json.loads((remote / "run.json").read_text())).reproduce_command.endswith(
+        "TARGET=http://10.0.0.5:8000 LOADGEN_WORKERS=2")
 
 
 def test_empty_results_page_says_how_to_produce_runs(tmp_path):
     out = tmp_path / "reports"
-    write_reports(tmp_path / "results", out)  # folder does not even exist
+    written = write_reports(tmp_path / "results", out)  # folder does not even exist
+    assert written[-1] == out / "index.html"
     page = parse(out / "index.html")
     assert "empty" in page.ids
     assert "make bench FRAMEWORK=baseline PROFILE=quick" in (out / "index.html").read_text()
