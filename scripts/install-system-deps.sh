@@ -1,30 +1,30 @@
 #!/usr/bin/env bash
-# System packages the test suite needs beyond Python: Chromium, for the real-browser report test
-# (tests/test_report_browser.py). Idempotent: does nothing when a Chromium is already on PATH.
+# System packages the test suite needs beyond Python, installed only when missing (idempotent):
+#   chromium     the real-browser report test (tests/test_report_browser.py)
+#   wrk          the independent load tool of the cross-check (tests/integration/test_crosscheck_wrk.py)
+#   java 17      TorchServe's frontend
+#   python3.11 + venv from Debian: Triton's Python backend links Debian's libpython3.11
+# Needs root (or sudo) and Debian's package registry.
 set -euo pipefail
 
-have_chromium() {
-    command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
-        || command -v google-chrome >/dev/null 2>&1
-}
-
-if have_chromium; then
-    exit 0
+want=()
+command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || want+=(chromium)
+command -v wrk >/dev/null 2>&1 || want+=(wrk)
+command -v java >/dev/null 2>&1 || want+=(openjdk-17-jre-headless)
+if [ ! -x /usr/bin/python3.11 ]; then
+  want+=(python3.11 python3.11-venv)
+elif ! /usr/bin/python3.11 -c 'import ensurepip' >/dev/null 2>&1; then
+  want+=(python3.11-venv)
 fi
+[ ${#want[@]} -eq 0 ] && exit 0
 
 if ! command -v apt-get >/dev/null 2>&1; then
-    echo "install-system-deps: no apt-get here; install Chromium (or Chrome) yourself for the browser test" >&2
-    exit 1
+  echo "install-system-deps: no apt-get here; install these yourself: ${want[*]}" >&2
+  exit 1
 fi
-
 SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-    SUDO="sudo"
-fi
-echo "install-system-deps: installing chromium (headless browser for the report test)"
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "install-system-deps: installing ${want[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
-# Debian ships it as "chromium"; Ubuntu's "chromium-browser" is a snap shim, so try Debian's name first.
-$SUDO apt-get install -y -qq --no-install-recommends chromium \
-    || $SUDO apt-get install -y -qq --no-install-recommends chromium-browser
-have_chromium
+$SUDO apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null
