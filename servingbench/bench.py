@@ -126,6 +126,7 @@ def run_bench(config: BenchConfig, model_dir: Path, out: Callable[[str], None] =
         protocol=adapter.protocol,
         notes=adapter.notes,
         preset_note=preset_note,
+        overrides={k: v for k, v in config.overrides.items() if v is not None},
         tunables=tunables.as_dict(),
         profile=profile.as_dict(),
         slo={"p99_ms": config.slo_p99_ms, "max_error_rate": 0.001},

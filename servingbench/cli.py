@@ -178,10 +178,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     record = load_run(run_dir) or {}
     if not args.no_report:
-        from servingbench.report import write_run_report
+        from servingbench.report import write_reports
 
-        page = write_run_report(run_dir)
-        print(f"report: {page}")
+        index = write_reports(config.results_root)[-1]
+        print(f"report: {index.parent / 'runs' / (run_dir.name + '.html')} (all runs: {index})")
     print(f"result: {run_dir}")
     status = record.get("status")
     if status == "interrupted":
@@ -202,8 +202,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from servingbench.report import write_reports
 
     written = write_reports(args.results or results_root(), args.out)
-    for path in written:
-        print(path)
+    print(f"report: {written[-1]} ({len(written) - 1} run pages)")
     return 0
 
 
