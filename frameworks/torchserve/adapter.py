@@ -88,6 +88,15 @@ class TorchServeAdapter(Adapter):
 
     # -- lifecycle ------------------------------------------------------------------------------
     def prepare(self, spec: LaunchSpec, python: Path) -> None:
+        # A worker whose handler fails to load is restarted by TorchServe forever (with back-off), so the
+        # server would only time out: refuse an incomplete model folder here, before starting anything.
+        required = ("model.onnx", "tokenizer.json", "labels.json")
+        missing = [name for name in required if not (spec.model_dir / name).is_file()]
+        if missing:
+            raise FileNotFoundError(
+                f"model folder {spec.model_dir} lacks {', '.join(missing)} "
+                "(run `make model` or `python -m shared_model.cache` to build it)"
+            )
         run = spec.run_dir
         store = run / "model_store"
         store.mkdir(parents=True, exist_ok=True)

@@ -76,3 +76,15 @@ def test_validate_refuses_what_torchserve_cannot_do():
         adapter.validate(Tunables(max_batch_size=8, max_batch_delay_ms=0))
     with pytest.raises(ValueError, match="whole number"):
         adapter.validate(Tunables(max_batch_size=8, max_batch_delay_ms=2.5))
+
+
+def test_incomplete_model_folder_fails_before_start(tmp_path):
+    adapter = load_adapter("torchserve")
+    empty = tmp_path / "no-model"
+    empty.mkdir()
+    # TorchServe would restart a worker that cannot load the model forever: refuse up front instead.
+    with pytest.raises(FileNotFoundError, match=r"lacks model\.onnx"), launched(
+        adapter, adapter.presets()["default"].tunables, run_dir=tmp_path / "srv", model_dir=empty
+    ):
+        pass
+    assert not (tmp_path / "srv" / "server.log").exists()
