@@ -153,7 +153,7 @@ class TorchServeAdapter(Adapter):
             "METRICS_LOCATION": str(run / "logs"),
             "TEMP": str(run / "tmp"),  # -Djava.io.tmpdir: extracted .mar, worker Unix sockets
             "TMPDIR": str(run / "tmp"),  # the CLI's pid file and Python temp files
-            "HOME": str(run / "home"),
+            "HOME": str(run / "home"),  # onnxruntime writes ~/.cache/Microsoft/DeveloperTools/deviceid
         }
         return ServerCommand(argv, env=env, cwd=run)
 
