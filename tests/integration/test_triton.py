@@ -161,3 +161,4 @@ def test_tritonserver_failing_at_start_exits_fast(model_dir, tmp_path):
     assert time.monotonic() - started < 60
     assert "tritonserver exited during start" in out and "Address already in use" in out, out[-2000:]
     assert not (run_dir / "pytriton").exists()
+    assert shm_segments(proc.pid) == []

@@ -17,6 +17,7 @@ SIGTERM and SIGINT stop Triton cleanly (model unload, stub exit, workspace remov
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import pathlib
@@ -201,8 +202,22 @@ def main(argv: list[str] | None = None) -> int:
         for thread in threading.enumerate():
             if thread is not threading.current_thread() and not thread.daemon:
                 thread.join(timeout=15)
+        remove_backend_shm()
     LOG.info("Triton stopped")
     return 0 if ready.is_set() and signalled.is_set() else 1
+
+
+def remove_backend_shm() -> None:
+    """Unlink the Python backend's shared-memory regions left in /dev/shm once tritonserver is gone.
+
+    tritonserver names them after PyTriton's prefix, "pytrtion<this pid>-<random>", so they are ours.
+    It frees them when it unloads the model, but a stop in which the launcher signals tritonserver and
+    the backend stub at the same moment once left a 4 MB region behind.
+    """
+    for region in pathlib.Path("/dev/shm").glob(f"pytrtion{os.getpid()}-*"):
+        with contextlib.suppress(OSError):
+            region.unlink()
+            LOG.warning("removed leftover shared memory %s", region.name)
 
 
 def watch_startup(triton, ready: threading.Event, stopping: threading.Event, run_dir: pathlib.Path,
@@ -224,6 +239,7 @@ def watch_startup(triton, ready: threading.Event, stopping: threading.Event, run
             print("tritonserver exited during start; errors in tritonserver.log:", *errors,
                   sep="\n  ", flush=True)
             shutil.rmtree(workspace, ignore_errors=True)
+            remove_backend_shm()
             os._exit(1)
 
 
