@@ -10,8 +10,9 @@ Model ``sentiment``: input ``text`` (BYTES, per-item shape [1]); outputs ``label
 request carries shape ``[n, 1]``.
 
 Everything PyTriton and tritonserver write goes under $SB_RUN_DIR: the workspace (model store,
-tritonserver copy, ZeroMQ handshake/request sockets), the tritonserver log and PyTriton's home.
-SIGTERM and SIGINT stop Triton cleanly (model unload, stub exit, workspace removal).
+tritonserver copy, ZeroMQ handshake/request sockets), the tritonserver log and PyTriton's home. The
+exception is POSIX shared memory (/dev/shm): the Python backend's regions and PyTriton's tensor blocks,
+freed on stop. SIGTERM and SIGINT stop Triton cleanly (model unload, stub exit, workspace removal).
 """
 
 from __future__ import annotations
