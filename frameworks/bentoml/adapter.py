@@ -38,7 +38,8 @@ class BentoMLAdapter(Adapter):
         "fill wait: the adaptive batcher learns its own wait, and requests it expects to miss "
         "max_latency_ms are shed with HTTP 503 ('process is overloaded'), so overload shows up as errors, "
         "not latency; 0 means BentoML's default 60000 ms. max_batch_size counts texts, not requests. Bad "
-        "input is refused by BentoML's pydantic validation with 400, texts over 100,000 characters too."
+        "input is refused by BentoML's pydantic validation with 400, texts over 100,000 characters too; "
+        "BentoML logs a traceback for every refused or shed request."
     )
 
     def presets(self) -> dict[str, Preset]:
