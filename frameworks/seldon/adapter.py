@@ -66,8 +66,13 @@ class SeldonAdapter(Adapter):
         "other exception with 500), bodies over 256 KiB get 413, and unknown paths get 404 instead of the "
         "wrapper's 500 (both through Seldon's model_error_handler blueprint hook). A wrong schema is "
         "refused by the wrapper itself (400); numbers mixed with strings in data.ndarray are coerced to "
-        "strings by numpy before the model sees them. The environment uses onnxruntime 1.26.0, not the "
-        "shared 1.30.0: seldon-core 1.18.2 needs protobuf<4, onnxruntime 1.30 needs protobuf>=4.25.8."
+        "strings by numpy before the model sees them. Stopping signals every process (with a gRPC worker "
+        "the main process alone would wait forever); server/launch.py also keeps gunicorn from respawning a "
+        "worker while its own stop signal is queued (that race made a stop last gunicorn's 30 s graceful "
+        "timeout). At stop the log shows ConnectionResetError tracebacks from the wrapper's worker_exit "
+        "hook (its metrics Manager process has already exited): harmless. The environment uses onnxruntime "
+        "1.26.0, not the shared 1.30.0: seldon-core 1.18.2 needs protobuf<4, onnxruntime 1.30 needs "
+        "protobuf>=4.25.8."
     )
 
     def presets(self) -> dict[str, Preset]:

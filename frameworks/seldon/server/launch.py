@@ -14,6 +14,12 @@ The patches touch only where the address is chosen:
 - gRPC (only when GRPC_WORKERS >= 1): the shared SO_REUSEPORT reservation socket and each worker's
   ``add_insecure_port("0.0.0.0:<port>")``;
 - ``flask.Flask.run`` (SELDON_DEBUG=1 only: the Flask development server).
+
+One more patch concerns stopping, not binding. Stopping signals every process at once (with a gRPC
+worker the main process would otherwise wait for it forever). Gunicorn's arbiter then races: when a
+worker dies from its own SIGTERM while the arbiter's SIGTERM is still queued, the arbiter's loop
+respawns the worker first, and the new worker (forked after the signal was sent) runs until gunicorn's
+30 s graceful timeout. ``Arbiter.manage_workers`` is therefore skipped while a stop signal is queued.
 The container image does not need this: it runs the stock ``seldon-core-microservice`` on 0.0.0.0.
 """
 
@@ -22,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import signal
 import socket
 import sys
 
@@ -38,6 +45,23 @@ def _rehost(address: str, host: str) -> str:
     if sep and current in WILDCARDS:
         return f"{host}:{port}"
     return address
+
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
+
+
+def patch_respawn_race() -> None:
+    from gunicorn.arbiter import Arbiter
+
+    original_manage_workers = Arbiter.manage_workers
+
+    @functools.wraps(original_manage_workers)
+    def manage_workers(self):
+        if any(sig in STOP_SIGNALS for sig in self.SIG_QUEUE):
+            return None  # stopping: do not replace a worker that just exited
+        return original_manage_workers(self)
+
+    Arbiter.manage_workers = manage_workers
 
 
 def patch(host: str) -> None:
@@ -91,6 +115,7 @@ def patch(host: str) -> None:
 
 def main() -> None:
     patch(bind_host())
+    patch_respawn_race()
     from seldon_core.microservice import main as seldon_main
 
     sys.argv[0] = "seldon-core-microservice"
