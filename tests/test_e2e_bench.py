@@ -67,7 +67,7 @@ def test_quick_bench_writes_a_complete_honest_run(framework, tmp_path, model_dir
     assert (folder / "steps.csv").is_file() and (folder / "histograms.json").is_file()
     page = (folder / "report.html").read_text()
     assert run["run_id"] in page and "<svg" in page and "http://" not in page.split("<svg")[0]
-    assert f"[{framework} " in output and "step 3/3" in output  # progress on the terminal
+    assert f"[{framework} " in output and "closed loop 3/3" in output  # progress on the terminal
     assert_nothing_left(run)
 
 
