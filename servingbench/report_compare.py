@@ -7,6 +7,7 @@ whose newest attempt failed is marked in the table even when an older complete r
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 from servingbench.report_model import RunView
@@ -22,6 +23,8 @@ class Row:
     rank: int | None = None
     latest_attempt: RunView | None = None
     """The newest run of this configuration when it is not ``run`` (a later failed attempt)."""
+    versus_next: str | None = None
+    """How this row's throughput at the SLO compares with the next ranked row's (see separation())."""
 
     @property
     def failed_after(self) -> bool:
@@ -66,6 +69,21 @@ def rank_key(run: RunView) -> tuple:
     )
 
 
+def separation(upper: RunView, lower: RunView, lower_rank: int | None) -> str:
+    """Is ``upper`` really ahead of ``lower``? Only when their repeat spreads do not overlap.
+
+    Two configurations are called different only beyond their measured spread: with repeats on both
+    sides and disjoint [min, max] intervals. Overlapping spreads are a tie; a single measurement on
+    either side proves no difference at all.
+    """
+    a, b = upper.throughput_spread, lower.throughput_spread
+    if a is None or b is None:
+        return f"vs #{lower_rank}: unproven (no repeats to measure the spread)"
+    if a[0] > b[1]:
+        return f"ahead of #{lower_rank} beyond the spread"
+    return f"tied with #{lower_rank}: spreads overlap"
+
+
 def compare(runs: list[RunView]) -> Comparison:
     """Rank the latest complete run of each configuration; keep every failed run with its reason."""
     ordered = sorted(runs, key=lambda r: r.sort_time)
@@ -82,6 +100,9 @@ def compare(runs: list[RunView]) -> Comparison:
         if row.run is not None and row.run.comparable:
             rank += 1
             row.rank = rank
+    ranked = [r for r in rows if r.rank]
+    for upper, lower in itertools.pairwise(ranked):
+        upper.versus_next = separation(upper.run, lower.run, lower.rank)  # type: ignore[arg-type]
     never = sorted(k for k in newest if k not in chosen)
     rows += [Row(None, fw, preset, latest_attempt=newest[(fw, preset)]) for fw, preset in never]
     failed = [r for r in reversed(ordered) if not r.complete]

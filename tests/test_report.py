@@ -239,3 +239,22 @@ def test_rebuild_keeps_fresh_pages_and_prunes_removed_runs(tmp_path):
     assert page.stat().st_mtime_ns == before  # unchanged run: page kept, not re-rendered
     assert not (out / "runs" / f"{gone.name}.html").exists() and not (out / "runs" / gone.name).exists()
     assert gone.name not in (out / "index.html").read_text()
+
+
+def test_frameworks_are_called_different_only_beyond_their_spread(tmp_path):
+    def repeated(name, tput, lo, hi):
+        write_run(tmp_path, name, samples=False, tput=tput,
+                  summary_extra={"throughput_at_slo_spread": [lo, hi]}, extra={"slo_search": {"repeats": 3}})
+
+    repeated("alpha", 100.0, 95.0, 104.0)
+    repeated("beta", 90.0, 86.0, 97.0)   # overlaps alpha: a tie
+    repeated("gamma", 60.0, 58.0, 62.0)  # clearly below beta
+    write_run(tmp_path, "delta", samples=False, tput=10.0)  # one measurement: nothing proven
+    rows = [r for r in compare(views(tmp_path)).rows if r.rank]
+    assert [r.framework for r in rows] == ["alpha", "beta", "gamma", "delta"]
+    assert rows[0].versus_next == "tied with #2: spreads overlap"
+    assert rows[1].versus_next == "ahead of #3 beyond the spread"
+    assert rows[2].versus_next.startswith("vs #4: unproven")
+    assert rows[3].versus_next is None
+    index = write_reports(tmp_path, tmp_path / "reports")[-1].read_text()
+    assert "tied with #2: spreads overlap" in index
