@@ -146,6 +146,8 @@ def _server_env(adapter: Adapter, spec: LaunchSpec, extra: dict[str, str]) -> di
         TRANSFORMERS_OFFLINE="1",
         PYTHONUNBUFFERED="1",
         TMPDIR=str(spec.run_dir / "tmp"),
+        # libraries write caches under $HOME (ONNX Runtime: ~/.cache/Microsoft): keep them in the run
+        HOME=str(spec.run_dir / "home"),
     )
     env.update(extra)
     return env
@@ -168,6 +170,7 @@ def launched(
     cpus = tuple(cpus or sorted(os.sched_getaffinity(0)))
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "tmp").mkdir(exist_ok=True)
+    (run_dir / "home").mkdir(exist_ok=True)
     ports = allocate_ports(adapter.port_names, http_port)
     spec = LaunchSpec(HOST, ports, cpus, Path(model_dir), run_dir, tunables)
     adapter.prepare(spec, python)
