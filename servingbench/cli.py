@@ -59,12 +59,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def resolve_model(path: Path | None) -> Path:
+    """The model folder to serve: the built default, a ready ONNX folder, or a Hugging Face folder."""
+    from shared_model.cache import ensure_model
+
+    if path is None:
+        return ensure_model()
+    path = path.resolve()
+    if (path / "model.onnx").is_file():
+        missing = [n for n in ("tokenizer.json", "labels.json") if not (path / n).is_file()]
+        if missing:
+            raise ValueError(f"{path} has model.onnx but lacks {', '.join(missing)} "
+                             "(see shared_model/README.md)")
+        return path
+    if (path / "config.json").is_file():
+        return ensure_model(hf_model=path)  # exported once, cached by a hash of the folder
+    raise ValueError(f"{path} is neither an ONNX model folder (model.onnx, tokenizer.json, labels.json) "
+                     "nor a Hugging Face sequence-classification folder (config.json)")
+
+
 def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", default="standard", help="one of: " + ", ".join(PROFILES))
     parser.add_argument("--slo-ms", type=float, default=DEFAULT_SLO_P99_MS, help="p99 latency objective")
     parser.add_argument("--server-cpus", default=None, help="e.g. 0 or 0-1 (default: first half)")
     parser.add_argument("--loadgen-cpus", default=None, help="default: the CPUs the server does not use")
     parser.add_argument("--results", type=Path, default=None, help="results folder (default: results/)")
+    parser.add_argument("--model", type=Path, default=os.environ.get("MODEL") or None,
+                        help="serve your own model: an ONNX folder or a Hugging Face classifier folder")
     parser.add_argument("--no-report", action="store_true", help="do not write the HTML reports")
     parser.add_argument("--loadgen-workers", type=int, default=int(os.environ.get("LOADGEN_WORKERS") or 1),
                         help="Locust worker processes (default 1: one process; N: a master and N workers)")
@@ -73,7 +94,6 @@ def add_common(parser: argparse.ArgumentParser) -> None:
 def cmd_compare(args: argparse.Namespace) -> int:
     from servingbench.bench import BenchConfig
     from servingbench.compare import compare, summary_table
-    from shared_model.cache import ensure_model
 
     try:
         names = available() if args.frameworks == "all" else [n.strip() for n in args.frameworks.split(",")]
@@ -88,7 +108,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     minutes = len(names) * len(presets) * (profile.estimate_s() + 30) / 60
     print(f"servingbench compare: {', '.join(names)} x {', '.join(presets)}, profile {profile.name} "
           f"(~{minutes:.0f} min once environments exist)")
-    model_dir = ensure_model()
+    try:
+        model_dir = resolve_model(args.model)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     os.sched_setaffinity(0, loadgen_cpus)
     base = BenchConfig(framework="", preset="", profile=profile, slo_p99_ms=args.slo_ms,
                        server_cpus=server_cpus, loadgen_cpus=loadgen_cpus,
@@ -137,7 +161,6 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from servingbench.bench import BenchConfig, run_bench
-    from shared_model.cache import ensure_model
 
     try:
         adapter = load_adapter(args.framework)
@@ -151,7 +174,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
           f"(~{profile.estimate_s() / 60:.0f} min of load), SLO p99 <= {args.slo_ms:g} ms, {where}, "
           f"load generator CPUs {format_cpus(loadgen_cpus)}"
           + (f" ({args.loadgen_workers} Locust workers)" if args.loadgen_workers > 1 else ""))
-    model_dir = ensure_model()
+    try:
+        model_dir = resolve_model(args.model)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     os.sched_setaffinity(0, loadgen_cpus)  # the orchestrator and monitor stay off the server's CPUs
     config = BenchConfig(
         framework=adapter.name,
