@@ -1,0 +1,28 @@
+"""Command-line input checks that need no server: clear errors before anything starts."""
+
+import pytest
+
+from servingbench.cli import main, resolve_model
+
+
+def test_model_folder_must_be_onnx_or_hugging_face(tmp_path):
+    with pytest.raises(ValueError, match="neither an ONNX model folder"):
+        resolve_model(tmp_path)
+    (tmp_path / "model.onnx").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"lacks tokenizer\.json, labels\.json"):
+        resolve_model(tmp_path)
+    (tmp_path / "tokenizer.json").write_text("{}")
+    (tmp_path / "labels.json").write_text('["negative", "positive"]')
+    assert resolve_model(tmp_path) == tmp_path.resolve()
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["bench", "--framework", "nope"], "unknown framework 'nope'. Valid frameworks: baseline"),
+    (["bench", "--framework", "baseline", "--profile", "huge"], "unknown profile 'huge'"),
+    (["bench", "--framework", "baseline", "--server-cpus", "0", "--loadgen-cpus", "0"], "overlap"),
+    (["compare", "--frameworks", "baseline,nope"], "unknown framework 'nope'"),
+    (["tune", "--framework", "nope"], "unknown framework 'nope'"),
+])
+def test_bad_arguments_exit_2_with_a_clear_message(argv, message, capsys):
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
