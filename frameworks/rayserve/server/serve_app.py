@@ -25,6 +25,7 @@ import argparse
 import contextlib
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -37,7 +38,13 @@ for _key, _value in {
     "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0",  # stop at once: no 30 s drain
     "RAY_SERVE_PROXY_GRACEFUL_SHUTDOWN_TIMEOUT_S": "0.1",
     "RAY_DEDUP_LOGS": "0",
+    # Serve's access log stays on (its default) in the log files, but is not echoed on stderr: the echo
+    # travels log monitor -> GCS -> driver for every request (about 2 ms of CPU per request here).
+    "RAY_SERVE_LOG_TO_STDERR": "0",
     "RAY_DISABLE_DOCKER_CPU_WARNING": "1",
+    # The raylet aborts if the dashboard agent has not written its port file within 15 s, which a busy
+    # machine exceeds (a Python start at load 20); give it a minute.
+    "RAY_agent_register_timeout_ms": "60000",
 }.items():
     os.environ.setdefault(_key, _value)
 
@@ -81,8 +88,17 @@ def build_app(args: argparse.Namespace):
     def error(status: int, message: str) -> JSONResponse:
         return JSONResponse({"error": message}, status_code=status)
 
-    def parse(body: bytes) -> list[str] | JSONResponse:
-        """The texts of a request body, or the 4xx response that says why there are none."""
+    async def read_texts(request: Request) -> list[str] | JSONResponse:
+        """The texts of a request, or the 4xx response that says why there are none."""
+        if request.method != "POST":
+            return error(405, "use POST /predict")
+        try:
+            declared = int(request.headers.get("content-length") or 0)
+        except ValueError:
+            return error(400, "bad Content-Length")
+        if declared > MAX_BODY_BYTES:
+            return error(413, f"request body over {MAX_BODY_BYTES} bytes")
+        body = await request.body()
         if len(body) > MAX_BODY_BYTES:
             return error(413, f"request body over {MAX_BODY_BYTES} bytes")
         try:
@@ -125,11 +141,7 @@ def build_app(args: argparse.Namespace):
             self.predictor.predict(["warm-up"])  # first run allocates; keep it out of the first request
 
         async def __call__(self, request: Request) -> JSONResponse:
-            if request.method != "POST":
-                return error(405, "use POST /predict")
-            if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
-                return error(413, f"request body over {MAX_BODY_BYTES} bytes")
-            texts = parse(await request.body())
+            texts = await read_texts(request)
             if isinstance(texts, JSONResponse):
                 return texts
             if not texts:
@@ -149,11 +161,7 @@ def build_app(args: argparse.Namespace):
         async def __call__(self, request: Request) -> JSONResponse:
             import asyncio
 
-            if request.method != "POST":
-                return error(405, "use POST /predict")
-            if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
-                return error(413, f"request body over {MAX_BODY_BYTES} bytes")
-            texts = parse(await request.body())
+            texts = await read_texts(request)
             if isinstance(texts, JSONResponse):
                 return texts
             if len(texts) == 1:
@@ -233,45 +241,74 @@ def start_head(args: argparse.Namespace):
     return ray._private.node.Node(params, head=True, shutdown_at_exit=False, spawn_reaper=True)
 
 
+START_ATTEMPTS = 3
+
+_node = None  # the running head node, once started
+_teardown = threading.Lock()
+_wakeup_sockets: list[socket.socket] = []
+
+
+def teardown_and_exit(code: int, socket_folder: str | None) -> None:
+    """Stop everything and end the process. Whoever comes first (main thread or signal watcher) wins."""
+    with _teardown:
+        try:
+            # The sockets are bound already: removing their folder first costs nothing, and this
+            # process may not outlive the raylet by much (a Ray driver exits when its raylet dies).
+            _remove_socket_dir(socket_folder)
+            shutdown(_node)
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)  # no atexit hooks: those of a Ray driver whose cluster is gone can hang
+
+
+def watch_signals(socket_folder: str | None) -> None:
+    """Turn SIGTERM/SIGINT into a teardown even while the main thread is stuck inside Ray.
+
+    A Python signal handler runs only when the main thread gets back to the interpreter, and during
+    startup it can sit for a minute in Ray's C++ code (waiting on a GCS that the same SIGTERM has
+    just stopped). So the handler does nothing, and the signal number that Python's C-level handler
+    writes to the wakeup socket is read here, in a thread of its own, which tears down and exits.
+    """
+    receiver, sender = socket.socketpair()
+    _wakeup_sockets.extend((receiver, sender))  # keep both open for the life of the process
+    sender.setblocking(False)
+    signal.set_wakeup_fd(sender.fileno(), warn_on_full_buffer=False)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
+
+    def wait() -> None:
+        data = b""
+        while not data:
+            data = receiver.recv(1)
+        signum = data[0]
+        print(f"[serve_app] signal {signum}: stopping", flush=True)
+        teardown_and_exit(0, socket_folder)
+
+    threading.Thread(target=wait, name="signal-watcher", daemon=True).start()
+
+
 def main(argv: list[str] | None = None) -> int:
+    global _node
     args = parse_args(argv)
     args.num_cpus = args.num_cpus or len(os.sched_getaffinity(0))
     if args.temp_dir:
         args.temp_dir = os.path.abspath(args.temp_dir)
         os.makedirs(args.temp_dir, exist_ok=True)
     args.socket_dir = socket_dir(args.temp_dir) if args.temp_dir else None
-    stop = threading.Event()
-
-    def on_signal(signum, _frame):
-        print(f"[serve_app] signal {signum}: stopping", flush=True)
-        stop.set()
-
-    # Catch the stop signals from the very start: a signal during startup must still tear down.
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-
-    import ray
+    started = time.monotonic()
+    import ray  # before the watcher: until Ray starts a process, the default SIGTERM is right
     from ray import serve
 
-    started = time.monotonic()
+    watch_signals(args.socket_dir)
+    code = 1
     try:
-        node = start_head(args)
-    except BaseException:
-        _remove_socket_dir(args.socket_dir)
-        raise
-    try:
-        if stop.is_set():
-            return 0
-        ray.init(address=node.address, namespace="servingbench", log_to_driver=True,
+        _node = start_head_with_retries(args)
+        ray.init(address=_node.address, namespace="servingbench", log_to_driver=True,
                  logging_level="warning", _temp_dir=args.temp_dir)
-        # ray.init replaces the SIGTERM handler with sys.exit(): put ours back.
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
-        if stop.is_set():
-            return 0
+        for sig in (signal.SIGTERM, signal.SIGINT):  # ray.init installs its own (sys.exit): undo
+            signal.signal(sig, lambda *_: None)
         serve.start(http_options={"host": args.host, "port": args.http_port}, proxy_location="HeadOnly")
-        if stop.is_set():
-            return 0
         try:
             serve.run(build_app(args), name=APP_NAME, route_prefix="/predict", blocking=False)
         except RuntimeError as exc:
@@ -281,12 +318,32 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[serve_app] serving on http://{args.host}:{args.http_port}/predict "
               f"({args.replicas} replica(s), max_batch_size={args.max_batch_size}, "
               f"batch_wait_ms={args.batch_wait_ms:g}) after {time.monotonic() - started:.1f} s", flush=True)
-        while not stop.wait(1.0):
-            pass
+        threading.Event().wait()  # until the signal watcher ends the process
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
     finally:
-        shutdown(node)
-        _remove_socket_dir(args.socket_dir)
-    return 0
+        teardown_and_exit(code, args.socket_dir)
+    return code
+
+
+def start_head_with_retries(args: argparse.Namespace):
+    """Start the head node; on a busy machine Ray 2.60's raylet can abort at start, so try again.
+
+    The raylet waits a fixed 15 s for the dashboard agent (a Python process) to write its port file
+    and aborts otherwise ("The current node timed out during startup"); under heavy CPU contention
+    the agent can be that slow. A second attempt usually wins (warm caches).
+    """
+    for attempt in range(1, START_ATTEMPTS + 1):
+        try:
+            return start_head(args)
+        except Exception as exc:
+            if attempt == START_ATTEMPTS:
+                raise
+            print(f"[serve_app] Ray node start failed (attempt {attempt}): {exc}; retrying", flush=True)
+            shutdown(None)  # the attempt's processes (GCS, agents...) are our children
+    raise AssertionError("unreachable")
 
 
 def deployment_error() -> str:
@@ -302,7 +359,7 @@ def deployment_error() -> str:
         return f"(status unavailable: {exc})"
 
 
-def shutdown(node) -> None:
+def shutdown(node=None) -> None:
     """Tear the node down fast and completely; never wait on a GCS that may already be gone.
 
     The launcher signals the whole tree at once, so by the time this runs the GCS and raylet may be
@@ -312,15 +369,20 @@ def shutdown(node) -> None:
     is left of the tree after that is killed here.
     """
     started = time.monotonic()
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     import psutil  # vendored by Ray
 
     tree = psutil.Process().children(recursive=True)  # includes the raylet's workers while it lives
-    try:
-        node.kill_all_processes(check_alive=False, allow_graceful=GRACEFUL_KILL)
-    except Exception as exc:
-        print(f"[serve_app] kill_all_processes: {exc}", flush=True)
+    if node is None:  # a failed or interrupted start: whatever it started is ours to stop
+        for proc in tree:
+            with contextlib.suppress(psutil.Error):
+                proc.terminate()
+    else:
+        # Ray's own teardown (raylet first, so it stops its workers), bounded: it must never hang us.
+        killer = threading.Thread(
+            target=_kill_node, args=(node,), name="kill-ray-node", daemon=True
+        )
+        killer.start()
+        killer.join(timeout=NODE_KILL_TIMEOUT_S)
     t_kill = time.monotonic() - started
     deadline = time.monotonic() + 3.0
     while True:
@@ -338,7 +400,14 @@ def shutdown(node) -> None:
           f"{len(tree)} processes)", flush=True)
 
 
-GRACEFUL_KILL = os.environ.get("SB_RAY_GRACEFUL_KILL", "1") == "1"
+NODE_KILL_TIMEOUT_S = 8.0
+
+
+def _kill_node(node) -> None:
+    try:
+        node.kill_all_processes(check_alive=False, allow_graceful=True)
+    except Exception as exc:
+        print(f"[serve_app] kill_all_processes: {exc}", flush=True)
 
 
 def _remove_socket_dir(folder: str | None) -> None:
@@ -369,13 +438,4 @@ def _running(proc) -> bool:
 
 
 if __name__ == "__main__":
-    try:
-        code = main()
-    except BaseException:
-        import traceback
-
-        traceback.print_exc()
-        code = 1
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)  # skip the atexit hooks of a Ray driver whose cluster is gone (they can hang)
+    main()
