@@ -89,14 +89,29 @@ def _clock(seconds: float) -> str:
     return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
 
 
-def framework_version(adapter: Adapter, python: Path) -> str:
-    if not adapter.package:
-        return "n/a"
-    out = subprocess.run(
-        [str(python), "-c", f"import importlib.metadata as m; print(m.version({adapter.package!r}))"],
-        capture_output=True, text=True,
-    )
-    return out.stdout.strip() or "unknown"
+RUNTIME_PACKAGES = ("onnxruntime", "tokenizers", "numpy")
+"""What runs the model inside every server: reported so that a version difference is visible."""
+
+_VERSIONS_SCRIPT = """
+import importlib.metadata as m, json, platform, sys
+found = {"python": platform.python_version()}
+for name in sys.argv[1:]:
+    try:
+        found[name] = m.version(name)
+    except m.PackageNotFoundError:
+        found[name] = None
+print(json.dumps(found))
+"""
+
+
+def server_versions(adapter: Adapter, python: Path) -> dict:
+    """Versions of the framework and of the model runtime in the framework's own environment."""
+    names = [n for n in (adapter.package, *RUNTIME_PACKAGES) if n]
+    out = subprocess.run([str(python), "-c", _VERSIONS_SCRIPT, *names], capture_output=True, text=True)
+    try:
+        return json.loads(out.stdout)
+    except ValueError:
+        return {}
 
 
 def harness_versions() -> dict:
@@ -142,7 +157,8 @@ def run_bench(config: BenchConfig, model_dir: Path, out: Callable[[str], None] =
         if config.target:
             return _run_remote(config, adapter, model_dir, writer, progress)
         python = framework_python(adapter)  # first use: creates the environment (minutes)
-        record["framework_version"] = framework_version(adapter, python)
+        record["server_versions"] = server_versions(adapter, python)
+        record["framework_version"] = record["server_versions"].get(adapter.package or "", None) or "n/a"
         progress = Progress(adapter.name, profile.estimate_s() + adapter_start_estimate(adapter), out)
         if profile.reference_s > 0:
             progress(f"in-process reference on CPUs {format_cpus(config.server_cpus)}")

@@ -166,6 +166,13 @@ class RunView:
         return str(self.raw.get("framework_version") or "unknown")
 
     @property
+    def runtime_text(self) -> str:
+        """The model runtime inside the server's own environment (it may differ between frameworks)."""
+        found = _dict(self.raw.get("server_versions"))
+        parts = [f"{k} {found[k]}" for k in ("onnxruntime", "tokenizers", "numpy", "python") if found.get(k)]
+        return ", ".join(parts)
+
+    @property
     def library_versions(self) -> dict[str, str]:
         """Harness libraries (load generator, statistics) and the model build's libraries."""
         out = {k: str(v) for k, v in _dict(self.raw.get("harness_versions")).items() if v}
