@@ -38,6 +38,7 @@ for _key, _value in {
     "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0",  # stop at once: no 30 s drain
     "RAY_SERVE_PROXY_GRACEFUL_SHUTDOWN_TIMEOUT_S": "0.1",
     "RAY_DEDUP_LOGS": "0",
+    "TOKENIZERS_PARALLELISM": "false",  # no tokenizer thread pool beside ORT's threads
     # Serve's access log stays on (its default) in the log files, but is not echoed on stderr: the echo
     # travels log monitor -> GCS -> driver for every request (about 2 ms of CPU per request here).
     "RAY_SERVE_LOG_TO_STDERR": "0",
