@@ -43,9 +43,6 @@ for _key, _value in {
     # travels log monitor -> GCS -> driver for every request (about 2 ms of CPU per request here).
     "RAY_SERVE_LOG_TO_STDERR": "0",
     "RAY_DISABLE_DOCKER_CPU_WARNING": "1",
-    # The raylet aborts if the dashboard agent has not written its port file within 15 s, which a busy
-    # machine exceeds (a Python start at load 20); give it a minute.
-    "RAY_agent_register_timeout_ms": "60000",
 }.items():
     os.environ.setdefault(_key, _value)
 
