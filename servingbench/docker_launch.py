@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import re
 import shlex
 import uuid
@@ -84,6 +85,13 @@ def container_ports(adapter: Adapter) -> dict[str, int]:
     return {"http": exposed[0], **{f"port_{p}": p for p in exposed[1:]}}
 
 
+def build_args(adapter: Adapter) -> dict[str, str]:
+    """Values for the Dockerfile's ARGs from the environment, e.g. PIP_EXTRA_INDEX_URL (a pip mirror)."""
+    names = [args.split("=", 1)[0] for keyword, args in dockerfile_instructions(dockerfile_path(adapter))
+             if keyword == "ARG"]
+    return {name: os.environ[name] for name in names if os.environ.get(name)}
+
+
 # -- identity of the image -------------------------------------------------------------------------
 def image_repository(framework: str) -> str:
     return f"{IMAGE_REPOSITORY}/{framework}"
@@ -102,6 +110,8 @@ def image_tag(adapter: Adapter) -> str:
     """
     digest = hashlib.sha256()
     digest.update(dockerfile_path(adapter).read_bytes())
+    for name, value in sorted(build_args(adapter).items()):
+        digest.update(f"ARG {name}={value}".encode() + b"\0")
     for line in requirement_lines(adapter.requirements):
         digest.update(line.encode() + b"\0")
     for path in _hashed_files(adapter):
@@ -201,6 +211,7 @@ def container_spec(
         "path": str(REPO),
         "dockerfile": dockerfile_path(adapter).relative_to(REPO).as_posix(),
         "tag": image,
+        "buildargs": build_args(adapter),
         "rm": True,
         "labels": {LABEL: "1", f"{LABEL}.framework": adapter.name},
     }

@@ -146,3 +146,16 @@ def test_sdk_calls_fail_clearly_without_a_daemon(call, no_daemon_client, tmp_pat
 def test_connect_fails_clearly_without_a_daemon():
     with pytest.raises(dl.NoDockerDaemon, match="needs a Docker daemon; none answers at unix:///nonexistent"):
         dl.connect(NO_SOCKET)
+
+
+def test_dockerfile_args_come_from_the_environment(monkeypatch):
+    """torchserve's Dockerfile takes PIP_EXTRA_INDEX_URL (the CPU wheel index) as a build argument."""
+    adapter = load_adapter("torchserve")
+    monkeypatch.delenv("PIP_EXTRA_INDEX_URL", raising=False)
+    monkeypatch.delenv("PIP_INDEX_URL", raising=False)
+    plain = dl.image_tag(adapter)
+    assert dl.build_args(adapter) == {}
+    monkeypatch.setenv("PIP_EXTRA_INDEX_URL", "http://mirror.invalid/simple")
+    assert dl.build_args(adapter) == {"PIP_EXTRA_INDEX_URL": "http://mirror.invalid/simple"}
+    assert dl.image_tag(adapter) != plain, "another index may give other wheels: another image"
+    assert dl.build_args(load_adapter("baseline")) == {}, "only ARGs the Dockerfile declares"
