@@ -321,8 +321,6 @@ def test_rayservice_routes_to_the_adapters_path():
     assert (FRAMEWORKS_DIR / "rayserve" / "server" / f"{app['import_path'].split(':')[0]}.py").is_file()
 
 
-@pytest.mark.xfail(strict=True, reason="frameworks/rayserve/server/serve_app.py has no app_builder(args) yet "
-                   "(requested: a Ray Serve application builder taking serveConfigV2's args)")
 def test_rayservice_import_path_exists():
     (service,) = [d for d in load_manifest(K8S / "rayserve.yaml") if d["kind"] == "RayService"]
     (app,) = yaml.safe_load(service["spec"]["serveConfigV2"])["applications"]

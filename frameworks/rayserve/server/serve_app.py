@@ -177,6 +177,12 @@ SOCKET_PATH_MAX = 107
 """Linux's limit on a Unix socket path (108 bytes with the NUL)."""
 
 
+def app_builder(args: dict):
+    """Ray Serve application builder for serveConfigV2 (KubeRay RayService): ``args`` are this script's
+    flags (replicas, max_batch_size, batch_wait_ms, max_ongoing_requests) as a mapping."""
+    return build_app(parse_args([f"--{k.replace('_', '-')}={v}" for k, v in args.items()]))
+
+
 def socket_dir(temp_dir: str) -> str | None:
     """A short folder for Ray's two Unix sockets when ``temp_dir`` is too long to hold them, else None.
 
