@@ -1,7 +1,7 @@
 # servingbench: the front door. Every target sets up what it needs on first use.
 #   make bench FRAMEWORK=rayserve [PRESET=default|tuned] [PROFILE=quick|standard] [SLO=100]
 #              [SERVER_CPUS=0] [LOADGEN_CPUS=1] [PORT=8000] [WORKERS=..] [MAX_BATCH_SIZE=..] [MAX_BATCH_DELAY_MS=..]
-#              [TARGET=http://host:port] [LOADGEN_WORKERS=N] [MODEL=path/to/your/model]
+#              [TARGET=http://host:port] [LOADGEN_WORKERS=N] [MODEL=path/to/your/model] [LAUNCH=docker]
 #   make compare [FRAMEWORKS=a,b] [PRESETS=default,tuned] [PROFILE=...]   every framework in turn
 #   make tune FRAMEWORK=<name> [BUDGET_MIN=12]   earn the tuned preset by a configuration search
 #   make test        the whole test suite (unit, model, real servers, end-to-end benches)
@@ -29,7 +29,8 @@ bench:
 		$(call opt,--loadgen-cpus,$(LOADGEN_CPUS)) $(call opt,--port,$(PORT)) $(call opt,--workers,$(WORKERS)) \
 		$(call opt,--threads,$(THREADS)) $(call opt,--max-batch-size,$(MAX_BATCH_SIZE)) \
 		$(call opt,--max-batch-delay-ms,$(MAX_BATCH_DELAY_MS)) $(call opt,--target,$(TARGET)) \
-		$(call opt,--loadgen-workers,$(LOADGEN_WORKERS)) $(call opt,--model,$(MODEL))
+		$(call opt,--loadgen-workers,$(LOADGEN_WORKERS)) $(call opt,--model,$(MODEL)) \
+		$(call opt,--launch,$(LAUNCH))
 
 compare:
 	@py=$(HARNESS) && $$py -m servingbench compare --frameworks $(or $(FRAMEWORKS),all) \

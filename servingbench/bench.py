@@ -8,6 +8,7 @@ run folder is published with its status: complete, failed (with the reason) or i
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import json
 import signal
@@ -20,12 +21,21 @@ from pathlib import Path
 import numpy as np
 
 from loadtests.corpus import request_texts
-from servingbench.adapter import Adapter
+from servingbench.adapter import Adapter, Tunables
 from servingbench.ceiling import measure_ceiling
 from servingbench.cost import cost_per_million
 from servingbench.cpusets import format_cpus
+from servingbench.envs import REPO
 from servingbench.frameworks import load_adapter
-from servingbench.launcher import LaunchError, Server, ServerDied, framework_python, launched, log_tail
+from servingbench.launcher import (
+    LaunchError,
+    Server,
+    ServerDied,
+    allocate_ports,
+    framework_python,
+    launched,
+    log_tail,
+)
 from servingbench.loadrun import LoadError, run_locust, write_requests
 from servingbench.monitor import TreeMonitor
 from servingbench.parity import check_parity, eval_set, reference_predictions
@@ -63,6 +73,10 @@ class BenchConfig:
     """Base URL of an existing deployment to benchmark instead of launching one."""
     loadgen_workers: int = 1
     """Locust worker processes (1: a single process; N > 1: a master and N workers)."""
+    launch: str = "local"
+    """"local": a process group on this machine; "docker": the framework's image (docker_launch.py)."""
+    server_memory: str = "2g"
+    """Memory limit of the server in docker mode."""
 
 
 class Progress:
@@ -156,6 +170,8 @@ def run_bench(config: BenchConfig, model_dir: Path, out: Callable[[str], None] =
     try:
         if config.target:
             return _run_remote(config, adapter, model_dir, writer, progress)
+        if config.launch == "docker":
+            return _run_docker(config, adapter, tunables, model_dir, writer, progress)
         python = framework_python(adapter)  # first use: creates the environment (minutes)
         record["server_versions"] = server_versions(adapter, python)
         record["framework_version"] = record["server_versions"].get(adapter.package or "", None) or "n/a"
@@ -222,14 +238,52 @@ def _run_remote(config: BenchConfig, adapter: Adapter, model_dir: Path, writer: 
     _measure_ceiling(config, adapter, writer, progress)
     progress(f"remote target {server.base_url}: checking that it answers")
     server.wait_ready()
-    run_parity_gate(server, model_dir, record, progress)
+    return _measure_unmonitored(server, config, model_dir, writer, progress)
+
+
+def _measure_unmonitored(server: RemoteServer, config: BenchConfig, model_dir: Path, writer: RunWriter,
+                         progress: Progress) -> Path:
+    """Parity gate and load against a server whose processes the harness cannot watch."""
+    run_parity_gate(server, model_dir, writer.record, progress)
     load_dir = writer.folder / "load"
     ctx = StepContext(server, None, load_dir / "requests.json", load_dir, config.loadgen_cpus,
                       config.slo_p99_ms, loadgen_workers=config.loadgen_workers)
-    run_load_protocol(ctx, config.profile, record, writer.folder, progress)
+    run_load_protocol(ctx, config.profile, writer.record, writer.folder, progress)
     path = writer.finish("complete")
     progress(f"done: {path}")
     return path
+
+
+def _run_docker(config: BenchConfig, adapter: Adapter, tunables: Tunables, model_dir: Path,
+                writer: RunWriter, progress: Progress) -> Path:
+    """The framework's own image on the same CPU set and memory budget, benchmarked the same way."""
+    from servingbench import docker_launch
+
+    record = writer.record
+    client = docker_launch.connect()  # raises NoDockerDaemon with a clear message
+    ports = allocate_ports(tuple(docker_launch.container_ports(adapter)), config.http_port)
+    spec = docker_launch.container_spec(adapter, tunables, cpus=config.server_cpus,
+                                        mem_limit=config.server_memory, ports=ports, model_dir=model_dir,
+                                        run_id=writer.run_id)
+    record.update(
+        launch="docker", image=spec.image, docker_run=docker_launch.docker_command_line(spec),
+        image_command=spec.image_command, framework_version=f"image {spec.image}",
+        server_metrics="unavailable in docker mode: the container's processes are not watched",
+    )
+    _measure_ceiling(config, adapter, writer, progress)
+    progress(f"building {spec.image} from {docker_launch.dockerfile_path(adapter).relative_to(REPO)}")
+    docker_launch.build_image(client, spec, log=progress)
+    container = docker_launch.run_container(client, spec)
+    started = time.monotonic()
+    try:
+        server = RemoteServer.from_url(adapter, spec.base_url)
+        server.wait_ready(timeout_s=adapter.ready_timeout_s)
+        record["time_to_ready_s"] = round(time.monotonic() - started, 3)
+        return _measure_unmonitored(server, config, model_dir, writer, progress)
+    finally:
+        with contextlib.suppress(Exception):
+            record["server_log_tail"] = container.logs(tail=40).decode(errors="replace")
+        docker_launch.stop_container(client, container, adapter.stop_timeout_s)
 
 
 def _manifest(model_dir: Path) -> dict:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from servingbench.cpusets import format_cpus, split_cpus
 from servingbench.frameworks import UnknownFramework, available, load_adapter
+from servingbench.launcher import LaunchError
 from servingbench.presets import presets_of
 from servingbench.profiles import PROFILES, get_profile
 from servingbench.results import results_root
@@ -33,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--port", type=int, default=None, help="HTTP port of the server (default: free)")
     bench.add_argument("--target", default=os.environ.get("TARGET") or None,
                        help="benchmark an existing deployment at this base URL instead of launching one")
+    bench.add_argument("--launch", choices=("local", "docker"), default=os.environ.get("LAUNCH") or "local",
+                       help="local: a process group here; docker: the framework's image (needs a daemon)")
+    bench.add_argument("--server-memory", default="2g", help="memory limit of the server in docker mode")
     bench.add_argument("--workers", type=int, default=None, help="override the preset's workers/replicas")
     bench.add_argument("--threads", type=int, default=None, help="override threads per worker")
     bench.add_argument("--max-batch-size", type=int, default=None)
@@ -166,7 +170,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
         adapter = load_adapter(args.framework)
         profile = get_profile(args.profile)
         server_cpus, loadgen_cpus = split_cpus(args.server_cpus, args.loadgen_cpus)
-    except (UnknownFramework, ValueError) as exc:
+        if args.launch == "docker":
+            from servingbench.docker_launch import connect
+
+            connect()  # fail before any work when no daemon answers
+    except (UnknownFramework, ValueError, LaunchError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     where = f"target {args.target}" if args.target else f"server CPUs {format_cpus(server_cpus)}"
@@ -195,6 +203,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         results_root=args.results or results_root(),
         target=args.target,
         loadgen_workers=args.loadgen_workers,
+        launch=args.launch,
+        server_memory=args.server_memory,
     )
     try:
         run_dir = run_bench(config, model_dir)

@@ -26,3 +26,17 @@ def test_model_folder_must_be_onnx_or_hugging_face(tmp_path):
 def test_bad_arguments_exit_2_with_a_clear_message(argv, message, capsys):
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_docker_launch_without_a_daemon_is_a_clear_error(capsys, monkeypatch):
+    from servingbench import docker_launch
+
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    try:
+        docker_launch.connect()
+    except docker_launch.NoDockerDaemon:
+        pass
+    else:
+        pytest.skip("a Docker daemon answers here")
+    assert main(["bench", "--framework", "baseline", "--launch", "docker"]) == 2
+    assert "docker launch mode needs a Docker daemon" in capsys.readouterr().err
