@@ -422,7 +422,7 @@ def describe_step(step: dict) -> str:
              f"p99 {step['p99_ms']:.1f} ms", f"errors {step['errors']}"]
     if step.get("server_cpu_util") is not None:
         parts.append(f"server CPU {step['server_cpu_util']:.2f}")
-    if not step.get("stable", True):
+    if step.get("stable") is False:
         parts.append("unstable")
     if step.get("generator_limited"):
         parts.append("[GENERATOR-LIMITED]")
@@ -465,7 +465,7 @@ def summarize_run(record: dict) -> dict:
         "cpu_ms_per_request_at_fixed_load": fixed.get("cpu_ms_per_request") if fixed else None,
         "mem_peak_mib": max(mems) if mems else None,
         "any_generator_limited": any(s["generator_limited"] for s in steps + record.get("open_steps", [])),
-        "unstable_steps": sum(1 for s in steps + record.get("open_steps", []) if not s.get("stable", True)),
+        "unstable_steps": sum(1 for s in steps + record.get("open_steps", []) if s.get("stable") is False),
     }
     reference = record.get("reference") or {}
     if reference:

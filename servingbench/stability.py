@@ -15,6 +15,8 @@ from servingbench import stats
 
 THROUGHPUT_SPREAD = 0.10
 P99_SPREAD = 0.25
+MIN_PER_WINDOW = 200
+"""Below this many requests in a window, its p99 is one of its two slowest requests: too few to judge."""
 
 
 def _spread(values: list[float]) -> float:
@@ -29,18 +31,22 @@ def stability(samples: np.ndarray, start: float, end: float, windows: int,
     """Per-window throughput and p99 over [start, end) and whether they agree."""
     edges = np.linspace(start, end, windows + 1)
     select = stats.sent_in_window if by_send_time else stats.in_window
-    tputs, p99s = [], []
+    tputs, p99s, counts = [], [], []
     for lo, hi in itertools.pairwise(edges):
         summary = stats.summarize(select(samples, lo, hi), hi - lo)
         tputs.append(summary.throughput_rps)
         p99s.append(summary.p99_ms)
+        counts.append(summary.requests)
     t_spread, p_spread = _spread(tputs), _spread(p99s)
+    judged = min(counts, default=0) >= MIN_PER_WINDOW
     return {
         "window_throughput_rps": tputs,
         "window_p99_ms": p99s,
+        "window_requests": counts,
         "throughput_spread": t_spread,
         "p99_spread": p_spread,
-        "stable": bool(t_spread <= THROUGHPUT_SPREAD and p_spread <= P99_SPREAD),
+        # None: too few requests per window to say (a longer step or a higher rate would tell)
+        "stable": bool(t_spread <= THROUGHPUT_SPREAD and p_spread <= P99_SPREAD) if judged else None,
         "rule": f"throughput spread <= {THROUGHPUT_SPREAD:.0%} and p99 spread <= {P99_SPREAD:.0%} "
-                f"across {windows} consecutive windows",
+                f"across {windows} consecutive windows of at least {MIN_PER_WINDOW} requests",
     }
