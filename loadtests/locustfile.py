@@ -1,18 +1,20 @@
 """Locust load for one framework: its native requests, closed or open loop, raw latencies recorded.
 
-Configured by environment (the harness sets it; see servingbench/loadrun.py):
-  SB_REQUESTS      JSON file of pre-encoded native requests (written by servingbench.loadrun from the
-                   adapter's codec), replayed in order, so the generator does no encoding work
-  SB_SAMPLES_OUT   raw samples (.npy rows: start time s, latency ms, HTTP status[, send lag ms])
-  SB_MAX_REQUESTS  stop after this many requests (every run is bounded in count as well as time)
-  SB_MODE          "closed" (default): users send back to back; "open": Poisson arrivals, see below
-  SB_RATE, SB_DURATION, SB_SEED, SB_DRAIN_S, SB_MAX_IN_FLIGHT   the open-loop schedule
-  SB_WORKERS       distributed mode: how many Locust workers share the load (their master collects
-                   every raw sample over Locust's message channel and writes SB_SAMPLES_OUT)
-  SB_RUN_TIME      distributed mode: seconds after which the master stops the workers
+The harness (servingbench/loadrun.py) runs it with these options, which Locust forwards from a master to
+its workers, so a worker on another machine needs nothing but the master's address:
+  --sb-requests      JSON file of pre-encoded native requests (from the adapter's codec), replayed in order
+                     so the generator does no encoding work; a master sends them to its workers
+  --sb-mode          "closed": users send back to back; "open": Poisson arrivals, see below
+  --sb-rate, --sb-duration, --sb-seed, --sb-drain, --sb-max-in-flight   the open-loop schedule
+  --sb-max-requests  stop after this many requests (every run is bounded in count as well as time)
+  --sb-workers       how many workers share the load (1: no master, one process)
+and, read by the process that writes the samples (a single process or the master), the environment:
+  SB_SAMPLES_OUT     raw samples (.npy rows: start time s, latency ms, HTTP status[, send lag ms])
+  SB_RUN_TIME        distributed: seconds after which the master stops its workers
 
 Locust's own percentiles are rounded into buckets, so every request is recorded raw and the harness
-computes exact percentiles from these samples.
+computes exact percentiles from these samples; workers send theirs to the master over Locust's message
+channel before they report stopped.
 
 Closed loop hides server stalls: a user waiting on a slow answer does not send, so the stall delays
 few measured requests (coordinated omission). In open mode one Locust user follows a fixed Poisson
@@ -34,79 +36,98 @@ import numpy as np
 from locust import FastHttpUser, constant, events, task
 from locust.runners import MasterRunner, WorkerRunner
 
-from servingbench.loadrun import read_requests
+from servingbench.adapter import HttpRequest
+from servingbench.loadrun import decode_requests, read_request_rows
 
-REQUESTS = read_requests(os.environ["SB_REQUESTS"])
-MODE = os.environ.get("SB_MODE", "closed")
-WORKERS = int(os.environ.get("SB_WORKERS", "1"))
-MAX_REQUESTS = int(os.environ.get("SB_MAX_REQUESTS", "1000000")) // max(1, WORKERS)
 CHUNK = 5000
 SAMPLES: list[tuple] = []
-_next_request = itertools.cycle(REQUESTS)
-_test_started = [0.0]
-_environment: list = []
+REQUESTS: list[HttpRequest] = []
+_state: dict = {"started": 0.0, "rows": None, "next": None}
 _PENDING: dict[int, tuple[float, float]] = {}
 
 
-def _runner():
-    return _environment[0].runner if _environment else None
+@events.init_command_line_parser.add_listener
+def _options(parser) -> None:
+    parser.add_argument("--sb-requests", default="", help="pre-encoded requests (JSON)")
+    parser.add_argument("--sb-mode", default="closed", choices=["closed", "open"])
+    parser.add_argument("--sb-rate", type=float, default=0.0)
+    parser.add_argument("--sb-duration", type=float, default=0.0)
+    parser.add_argument("--sb-seed", type=int, default=1)
+    parser.add_argument("--sb-drain", type=float, default=10.0)
+    parser.add_argument("--sb-max-in-flight", type=int, default=512)
+    parser.add_argument("--sb-max-requests", type=int, default=1_000_000)
+    parser.add_argument("--sb-workers", type=int, default=1)
 
 
-def _distributed_worker() -> bool:
-    return isinstance(_runner(), WorkerRunner)
+def _opts(environment):
+    return environment.parsed_options
+
+
+def _is_worker(environment) -> bool:
+    return isinstance(environment.runner, WorkerRunner)
+
+
+def _next_request() -> HttpRequest:
+    if _state["next"] is None:
+        _state["next"] = itertools.cycle(REQUESTS)
+    return next(_state["next"])
 
 
 class ServingUser(FastHttpUser):
-    """One closed-loop user: send, wait for the answer, send again, no think time."""
+    """Closed loop: send, wait for the answer, send again, no think time. Open loop: see schedule()."""
 
-    abstract = MODE != "closed"
     wait_time = constant(0)
     network_timeout = 30.0
     connection_timeout = 10.0
+    concurrency = 512  # the open-loop user's connection pool; a closed-loop user uses one at a time
 
     @task
+    def load(self) -> None:
+        if _opts(self.environment).sb_mode == "open":
+            self.schedule()
+        else:
+            self.infer()
+
     def infer(self) -> None:
-        if len(SAMPLES) >= MAX_REQUESTS:  # the request budget is spent: idle until stopped
-            gevent.sleep(1)
+        opts = _opts(self.environment)
+        if len(SAMPLES) >= opts.sb_max_requests // max(1, opts.sb_workers):
+            gevent.sleep(1)  # the request budget is spent: idle until stopped
             return
-        req = next(_next_request)
+        req = _next_request()
         self.client.request(req.method, req.path, data=req.body, headers=req.headers, name="infer")
 
-
-class OpenLoopUser(FastHttpUser):
-    """The whole open-loop schedule in one user; concurrency comes from one greenlet per request."""
-
-    abstract = MODE != "open"
-    wait_time = constant(0)
-    network_timeout = 30.0
-    connection_timeout = 10.0
-    concurrency = int(os.environ.get("SB_MAX_IN_FLIGHT", "512"))
-
-    @task
     def schedule(self) -> None:
-        from gevent.pool import Group
+        """The whole Poisson schedule of this process's share, then wait to be stopped."""
+        from gevent.pool import Group, Pool
 
         from loadtests.arrivals import poisson_schedule
 
-        index = int(os.environ.get("SB_WORKER_INDEX", "0"))
-        offsets = poisson_schedule(float(os.environ["SB_RATE"]) / WORKERS, float(os.environ["SB_DURATION"]),
-                                   int(os.environ.get("SB_SEED", "1")) * 1000 + index)
-        drain_s = float(os.environ.get("SB_DRAIN_S", "10"))
-        group = Group()
+        opts = _opts(self.environment)
+        index = getattr(self.environment.runner, "worker_index", 0) if _is_worker(self.environment) else 0
+        offsets = poisson_schedule(opts.sb_rate / max(1, opts.sb_workers), opts.sb_duration,
+                                   opts.sb_seed * 1000 + max(0, index))
+        group: Group = Pool(opts.sb_max_in_flight)
         wall0, t0 = time.time(), time.perf_counter()
-        _test_started[0] = wall0
-        for offset in offsets:
+        deadline = t0 + opts.sb_duration + opts.sb_drain
+        _state["started"] = wall0
+        for i, offset in enumerate(offsets):
             delay = t0 + offset - time.perf_counter()
             if delay > 0:
                 gevent.sleep(delay)
+            if group.full():  # as many requests in flight as allowed: this send will be late
+                group.wait_available(timeout=max(0.0, deadline - time.perf_counter()))
+                if group.full():  # nothing came back before the deadline: the rest are never sent
+                    now = time.perf_counter()
+                    SAMPLES.extend((wall0 + o, (now - t0 - o) * 1000, -1, float("nan")) for o in offsets[i:])
+                    break
             group.spawn(self._one, wall0 + offset, t0 + offset)
-        group.join(timeout=drain_s)
+        group.join(timeout=max(0.0, deadline - time.perf_counter()))
         now = time.perf_counter()
         for wall, intended in _PENDING.values():  # unanswered at the deadline: counted, not dropped
             SAMPLES.append((wall, (now - intended) * 1000, -1, float("nan")))
         _PENDING.clear()
         group.kill(block=False)
-        if not _distributed_worker():
+        if not _is_worker(self.environment):
             self.environment.runner.quit()
             return
         while True:  # a worker waits for its master to stop the run
@@ -115,7 +136,7 @@ class OpenLoopUser(FastHttpUser):
     def _one(self, intended_wall: float, intended: float) -> None:
         key = id(gevent.getcurrent())
         _PENDING[key] = (intended_wall, intended)
-        req = next(_next_request)
+        req = _next_request()
         lag_ms = (time.perf_counter() - intended) * 1000
         outcome: dict = {}  # Locust's request event marks failures in it (see _on_request)
         try:
@@ -131,33 +152,48 @@ class OpenLoopUser(FastHttpUser):
 
 @events.init.add_listener
 def _on_init(environment, **_kwargs: object) -> None:
-    _environment.append(environment)
-    if isinstance(environment.runner, MasterRunner):
-        environment.runner.register_message("sb_samples", _receive_samples)
-        environment.runner.register_message("sb_start", _receive_start)
+    _state["environment"] = environment
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        runner.register_message("sb_requests", _receive_requests)
+        return
+    path = _opts(environment).sb_requests if environment.parsed_options else ""
+    if path:
+        _state["rows"] = read_request_rows(path)
+        REQUESTS[:] = decode_requests(_state["rows"])
+    if isinstance(runner, MasterRunner):
+        runner.register_message("sb_samples", _receive_samples)
+        runner.register_message("sb_start", _receive_start)
+
+
+def _receive_requests(msg, **_kwargs: object) -> None:
+    REQUESTS[:] = decode_requests(msg.data)
+    _state["next"] = None
 
 
 @events.test_start.add_listener
 def _on_start(environment, **_kwargs: object) -> None:
-    _test_started[0] = time.time()
+    _state["started"] = time.time()
     if isinstance(environment.runner, MasterRunner):
-        _test_started[0] = float("inf")  # the earliest worker start wins (see _receive_start)
+        # before the spawn messages, so every worker has the requests when its users start
+        environment.runner.send_message("sb_requests", _state["rows"])
+        _state["started"] = float("inf")  # the earliest worker start wins (see _receive_start)
         run_time = float(os.environ.get("SB_RUN_TIME", "0"))
         if run_time > 0:
             gevent.spawn_later(run_time, _stop_distributed, environment)
 
 
 def _stop_distributed(environment) -> None:
-    """Stop the workers (they send their samples before reporting stopped), then quit."""
+    """Stop the workers (they send their samples before reporting stopped), then let them quit."""
     environment.runner.stop()
-    gevent.sleep(0.5)
+    gevent.sleep(1.0)
     environment.runner.quit()
 
 
 @events.test_stop.add_listener
 def _on_stop(environment, **_kwargs: object) -> None:
     if isinstance(environment.runner, WorkerRunner):
-        environment.runner.send_message("sb_start", _test_started[0])
+        environment.runner.send_message("sb_start", _state["started"])
         for i in range(0, len(SAMPLES), CHUNK):
             environment.runner.send_message("sb_samples", [list(row) for row in SAMPLES[i : i + CHUNK]])
         SAMPLES.clear()
@@ -168,13 +204,14 @@ def _receive_samples(msg, **_kwargs: object) -> None:
 
 
 def _receive_start(msg, **_kwargs: object) -> None:
-    _test_started[0] = min(_test_started[0], float(msg.data))
+    _state["started"] = min(_state["started"], float(msg.data))
 
 
 @events.request.add_listener
 def _on_request(response_time: float, start_time: float, response: object, exception: object,
                 context: object = None, **_kwargs: object) -> None:
-    if MODE != "closed":
+    environment = _state["environment"]
+    if _opts(environment).sb_mode != "closed":
         if exception is not None and isinstance(context, dict):
             context["failed"] = True
         return
@@ -182,16 +219,17 @@ def _on_request(response_time: float, start_time: float, response: object, excep
     if exception is not None and 200 <= status < 300:
         status = 0  # a 2xx that still failed (e.g. truncated body) counts as a failure
     SAMPLES.append((start_time, response_time, status))
-    if len(SAMPLES) == MAX_REQUESTS and not _distributed_worker() and _environment:
-        gevent.spawn(_environment[0].runner.quit)
+    if len(SAMPLES) == _opts(environment).sb_max_requests and not _is_worker(environment):
+        gevent.spawn(environment.runner.quit)
 
 
 @events.quitting.add_listener
 def _on_quit(environment, **_kwargs: object) -> None:
     out = os.environ.get("SB_SAMPLES_OUT")
-    if out and not isinstance(environment.runner, WorkerRunner):
-        data = np.array(SAMPLES, dtype=np.float64).reshape(-1, 3 if MODE == "closed" else 4)
+    if out and not _is_worker(environment):
+        columns = 3 if _opts(environment).sb_mode == "closed" else 4
+        data = np.array(SAMPLES, dtype=np.float64).reshape(-1, columns)
         np.save(out + ".tmp.npy", data)
         with open(out + ".start", "w") as fh:
-            fh.write(f"{_test_started[0]:.6f}\n")
+            fh.write(f"{_state['started']:.6f}\n")
         os.replace(out + ".tmp.npy", out)

@@ -36,7 +36,7 @@ from servingbench.launcher import (
     launched,
     log_tail,
 )
-from servingbench.loadrun import LoadError, run_locust, write_requests
+from servingbench.loadrun import Distribution, LoadError, run_locust, write_requests
 from servingbench.monitor import TreeMonitor
 from servingbench.parity import check_parity, eval_set, reference_predictions
 from servingbench.presets import resolve_tunables
@@ -71,8 +71,8 @@ class BenchConfig:
     results_root: Path = Path("results")
     target: str | None = None
     """Base URL of an existing deployment to benchmark instead of launching one."""
-    loadgen_workers: int = 1
-    """Locust worker processes (1: a single process; N > 1: a master and N workers)."""
+    distribution: Distribution = field(default_factory=Distribution)
+    """How the load generator is spread over processes and machines (loadrun.Distribution)."""
     launch: str = "local"
     """"local": a process group on this machine; "docker": the framework's image (docker_launch.py)."""
     server_memory: str = "2g"
@@ -164,7 +164,8 @@ def run_bench(config: BenchConfig, model_dir: Path, out: Callable[[str], None] =
         model={"dir": str(model_dir), "manifest": _manifest(model_dir)},
     )
     record["target"] = config.target
-    record["loadgen_workers"] = config.loadgen_workers
+    record["loadgen_workers"] = config.distribution.local_workers
+    record["loadgen_remote_workers"] = config.distribution.remote_workers
     progress = Progress(adapter.name, profile.estimate_s(), out)
     previous = signal.signal(signal.SIGTERM, _raise_interrupted)
     try:
@@ -217,7 +218,7 @@ def _measure_ceiling(config: BenchConfig, adapter: Adapter, writer: RunWriter, p
         return
     progress(f"load generator ceiling: no-op server, {max(profile.users)} users, {profile.ceiling_s:.0f} s")
     ceiling = measure_ceiling(requests_file, config.server_cpus, config.loadgen_cpus, max(profile.users),
-                              profile.ceiling_s, writer.folder / "ceiling", workers=config.loadgen_workers)
+                              profile.ceiling_s, writer.folder / "ceiling", distribution=config.distribution)
     writer.record["generator_ceiling"] = ceiling
     progress(f"  generator ceiling {ceiling['rps']:.0f} req/s ({ceiling['bound']})")
 
@@ -247,7 +248,7 @@ def _measure_unmonitored(server: RemoteServer, config: BenchConfig, model_dir: P
     run_parity_gate(server, model_dir, writer.record, progress)
     load_dir = writer.folder / "load"
     ctx = StepContext(server, None, load_dir / "requests.json", load_dir, config.loadgen_cpus,
-                      config.slo_p99_ms, loadgen_workers=config.loadgen_workers)
+                      config.slo_p99_ms, distribution=config.distribution)
     run_load_protocol(ctx, config.profile, writer.record, writer.folder, progress)
     path = writer.finish("complete")
     progress(f"done: {path}")
@@ -306,7 +307,7 @@ def _measure(server: Server, config: BenchConfig, model_dir: Path, writer: RunWr
         run_parity_gate(server, model_dir, record, progress)
         load_dir = writer.folder / "load"
         ctx = StepContext(server, monitor, load_dir / "requests.json", load_dir, config.loadgen_cpus,
-                          config.slo_p99_ms, loadgen_workers=config.loadgen_workers)
+                          config.slo_p99_ms, distribution=config.distribution)
         run_load_protocol(ctx, profile, record, writer.folder, progress)
 
 
@@ -333,7 +334,7 @@ def run_load_protocol(ctx: StepContext, profile: Profile, record: dict, folder: 
     progress(f"warm-up {profile.warmup_s:.0f} s at {max(profile.users)} users (discarded)")
     run_locust(ctx.requests_file, server.base_url, users=max(profile.users), run_time_s=profile.warmup_s,
                max_requests=profile.max_requests_per_step, cpus=ctx.loadgen_cpus, out_dir=ctx.load_dir,
-               name="warmup", workers=ctx.loadgen_workers)
+               name="warmup", distribution=ctx.distribution)
     _check_alive(server, "the warm-up")
     histograms: dict[str, str] = {}
 

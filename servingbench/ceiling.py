@@ -15,7 +15,7 @@ from pathlib import Path
 from servingbench import stats
 from servingbench.envs import REPO
 from servingbench.launcher import HOST, free_port
-from servingbench.loadrun import GENERATOR_SATURATED, run_locust
+from servingbench.loadrun import GENERATOR_SATURATED, Distribution, run_locust
 from servingbench.procs import ProcessTree
 
 
@@ -53,7 +53,8 @@ def stop_noop(proc: subprocess.Popen) -> None:
 
 
 def measure_ceiling(requests_file: Path, server_cpus: tuple[int, ...], loadgen_cpus: tuple[int, ...],
-                    users: int, seconds: float, out_dir: Path, workers: int = 1) -> dict:
+                    users: int, seconds: float, out_dir: Path,
+                    distribution: Distribution | None = None) -> dict:
     """Closed-loop Locust at ``users`` users against the no-op server for ``seconds``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     proc, port = start_noop(server_cpus, out_dir / "noop_server.log")
@@ -61,7 +62,7 @@ def measure_ceiling(requests_file: Path, server_cpus: tuple[int, ...], loadgen_c
         warm = min(2.0, seconds / 3)
         result = run_locust(requests_file, f"http://{HOST}:{port}", users=users, run_time_s=seconds + warm,
                             max_requests=2_000_000, cpus=loadgen_cpus, out_dir=out_dir, name="ceiling",
-                            workers=workers)
+                            distribution=distribution)
     finally:
         stop_noop(proc)
     start = result.test_start + warm
@@ -75,5 +76,5 @@ def measure_ceiling(requests_file: Path, server_cpus: tuple[int, ...], loadgen_c
         "generator_cpu_util": result.generator_cpu_util,
         "bound": "load generator" if saturated else "no-op server (the generator's ceiling is higher)",
         "cpus": list(loadgen_cpus),
-        "workers": workers,
+        "workers": (distribution or Distribution()).total,
     }

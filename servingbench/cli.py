@@ -7,9 +7,10 @@ import os
 import sys
 from pathlib import Path
 
-from servingbench.cpusets import format_cpus, split_cpus
+from servingbench.cpusets import format_cpus, parse_cpus, split_cpus
 from servingbench.frameworks import UnknownFramework, available, load_adapter
 from servingbench.launcher import LaunchError
+from servingbench.loadrun import Distribution
 from servingbench.presets import presets_of
 from servingbench.profiles import PROFILES, get_profile
 from servingbench.results import results_root
@@ -55,6 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--loadgen-cpus", default=None)
     tune.add_argument("--no-write", action="store_true", help="do not update frameworks/<name>/tuned.json")
 
+    worker = sub.add_parser("loadgen-worker", help="on another machine: join every load step as workers")
+    worker.add_argument("--master", required=True, help="host:port of the harness's LOADGEN_MASTER")
+    worker.add_argument("--processes", type=int, default=1, help="worker processes on this machine")
+    worker.add_argument("--cpus", default=None, help="CPU set for them (default: all)")
+
     sub.add_parser("list", help="list frameworks and their presets")
 
     report = sub.add_parser("report", help="write HTML reports from results/")
@@ -82,6 +88,20 @@ def resolve_model(path: Path | None) -> Path:
                      "nor a Hugging Face sequence-classification folder (config.json)")
 
 
+def distribution(args: argparse.Namespace) -> Distribution:
+    """The load generator's spread from the command line (LOADGEN_* in the Makefile)."""
+    if args.loadgen_workers < 0 or args.loadgen_remote_workers < 0:
+        raise ValueError("LOADGEN_WORKERS and LOADGEN_REMOTE_WORKERS must be >= 0")
+    if args.loadgen_remote_workers and not args.loadgen_master:
+        raise ValueError("remote load workers need LOADGEN_MASTER=host:port, an address they can reach")
+    dist = Distribution(args.loadgen_workers, args.loadgen_remote_workers,
+                        args.loadgen_master or "127.0.0.1:0")
+    if dist.total < 1:
+        raise ValueError("at least one load generator process is needed")
+    dist.master_address()  # validates host:port
+    return dist
+
+
 def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", default="standard", help="one of: " + ", ".join(PROFILES))
     parser.add_argument("--slo-ms", type=float, default=DEFAULT_SLO_P99_MS, help="p99 latency objective")
@@ -92,7 +112,12 @@ def add_common(parser: argparse.ArgumentParser) -> None:
                         help="serve your own model: an ONNX folder or a Hugging Face classifier folder")
     parser.add_argument("--no-report", action="store_true", help="do not write the HTML reports")
     parser.add_argument("--loadgen-workers", type=int, default=int(os.environ.get("LOADGEN_WORKERS") or 1),
-                        help="Locust worker processes (default 1: one process; N: a master and N workers)")
+                        help="Locust worker processes here (1: one process; N: a master and N workers)")
+    parser.add_argument("--loadgen-remote-workers", type=int,
+                        default=int(os.environ.get("LOADGEN_REMOTE_WORKERS") or 0),
+                        help="Locust workers on other machines to wait for at every load step")
+    parser.add_argument("--loadgen-master", default=os.environ.get("LOADGEN_MASTER") or None,
+                        help="host:port the Locust master binds for remote workers (e.g. 0.0.0.0:5557)")
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -106,6 +131,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         presets = [p.strip() for p in args.presets.split(",") if p.strip()]
         profile = get_profile(args.profile)
         server_cpus, loadgen_cpus = split_cpus(args.server_cpus, args.loadgen_cpus)
+        dist = distribution(args)
     except (UnknownFramework, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -120,7 +146,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     os.sched_setaffinity(0, loadgen_cpus)
     base = BenchConfig(framework="", preset="", profile=profile, slo_p99_ms=args.slo_ms,
                        server_cpus=server_cpus, loadgen_cpus=loadgen_cpus,
-                       results_root=args.results or results_root(), loadgen_workers=args.loadgen_workers)
+                       results_root=args.results or results_root(), distribution=dist)
     runs = compare(names, presets, base, model_dir)
     print()
     print(summary_table(runs))
@@ -170,6 +196,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         adapter = load_adapter(args.framework)
         profile = get_profile(args.profile)
         server_cpus, loadgen_cpus = split_cpus(args.server_cpus, args.loadgen_cpus)
+        dist = distribution(args)
         if args.launch == "docker":
             from servingbench.docker_launch import connect
 
@@ -181,7 +208,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     print(f"servingbench: {adapter.display_name}, preset {args.preset}, profile {profile.name} "
           f"(~{profile.estimate_s() / 60:.0f} min of load), SLO p99 <= {args.slo_ms:g} ms, {where}, "
           f"load generator CPUs {format_cpus(loadgen_cpus)}"
-          + (f" ({args.loadgen_workers} Locust workers)" if args.loadgen_workers > 1 else ""))
+          + (f" ({args.loadgen_workers} Locust workers here, {args.loadgen_remote_workers} remote)"
+             if args.loadgen_workers > 1 or args.loadgen_remote_workers else ""))
     try:
         model_dir = resolve_model(args.model)
     except ValueError as exc:
@@ -202,7 +230,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         http_port=args.port,
         results_root=args.results or results_root(),
         target=args.target,
-        loadgen_workers=args.loadgen_workers,
+        distribution=dist,
         launch=args.launch,
         server_memory=args.server_memory,
     )
@@ -253,6 +281,10 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_compare(args)
     if args.command == "tune":
         return cmd_tune(args)
+    if args.command == "loadgen-worker":
+        from servingbench.loadrun import serve_as_workers
+
+        return serve_as_workers(args.master, args.processes, parse_cpus(args.cpus) if args.cpus else None)
     return cmd_report(args)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import itertools
 import json
 import os
 import signal
@@ -45,9 +46,48 @@ def write_requests(adapter: Adapter, texts: list[str], path: Path) -> Path:
     return path
 
 
-def read_requests(path: str | Path) -> list[HttpRequest]:
-    rows = json.loads(Path(path).read_text())
+def read_request_rows(path: str | Path) -> list[dict]:
+    return json.loads(Path(path).read_text())
+
+
+def decode_requests(rows: list[dict]) -> list[HttpRequest]:
     return [HttpRequest(r["method"], r["path"], base64.b64decode(r["body"]), r["headers"]) for r in rows]
+
+
+def read_requests(path: str | Path) -> list[HttpRequest]:
+    return decode_requests(read_request_rows(path))
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """How the load generator is spread: local worker processes, and workers on other machines.
+
+    With ``remote_workers`` > 0 every load step's master binds ``bind`` (host:port, reachable from
+    the other machines) and waits for them; each remote machine runs
+    ``python -m servingbench loadgen-worker --master <host>:<port>``, which rejoins every step.
+    """
+
+    local_workers: int = 1
+    remote_workers: int = 0
+    bind: str = "127.0.0.1:0"
+
+    @property
+    def total(self) -> int:
+        return self.local_workers + self.remote_workers
+
+    @property
+    def distributed(self) -> bool:
+        return self.total > 1
+
+    def master_address(self) -> tuple[str, int]:
+        host, _, port = self.bind.rpartition(":")
+        if not port.isdigit():
+            raise ValueError(f"LOADGEN_MASTER must be host:port, got {self.bind!r}")
+        if int(port) == 0:
+            from servingbench.launcher import free_port
+
+            return host or "127.0.0.1", free_port()
+        return host or "127.0.0.1", int(port)
 
 
 @dataclass(frozen=True)
@@ -71,45 +111,41 @@ def run_locust(
     cpus: tuple[int, ...],
     out_dir: Path,
     name: str,
-    extra_env: dict[str, str] | None = None,
-    workers: int = 1,
+    options: dict[str, str] | None = None,
+    distribution: Distribution | None = None,
 ) -> LoadResult:
     """Run Locust with ``users`` users for ``run_time_s`` seconds (or ``max_requests``).
 
-    ``workers`` > 1 runs a Locust master and that many worker processes on ``cpus``; the master
-    gathers every raw sample from the workers. Every process is in its own session and is killed by
-    process group if it outlives its time limit.
+    ``options`` are extra ``--sb-*`` options of the locustfile (the open-loop schedule). With a
+    distributed ``distribution`` a Locust master runs with local worker processes on ``cpus`` (and
+    waits for remote ones); the master gathers every raw sample from the workers. Every local process
+    is in its own session and is killed by process group if it outlives its time limit.
     """
+    dist = distribution or Distribution()
     out_dir.mkdir(parents=True, exist_ok=True)
     samples_path = out_dir / f"{name}.samples.npy"
     log_path = out_dir / f"{name}.locust.log"
-    env = dict(os.environ)
-    env.update(
-        PYTHONPATH=str(REPO),
-        SB_REQUESTS=str(requests_file),
-        SB_SAMPLES_OUT=str(samples_path),
-        SB_MAX_REQUESTS=str(max_requests),
-        SB_WORKERS=str(workers),
-        PYTHONUNBUFFERED="1",
-    )
-    env.update(extra_env or {})
+    env = dict(os.environ, PYTHONPATH=str(REPO), SB_SAMPLES_OUT=str(samples_path), PYTHONUNBUFFERED="1")
+    sb = {"--sb-requests": str(requests_file), "--sb-max-requests": str(max_requests),
+          "--sb-workers": str(dist.total), **(options or {})}
     base = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--loglevel", "WARNING"]
     load = ["--headless", "--host", base_url, "--users", str(users), "--spawn-rate", str(users),
-            "--stop-timeout", "5", "--only-summary", "--exit-code-on-error", "0"]
+            "--only-summary", "--exit-code-on-error", "0", *itertools.chain.from_iterable(sb.items())]
     commands: list[tuple[list[str], dict[str, str], Path]] = []
-    if workers <= 1:
-        commands.append(([*base, *load, "--run-time", f"{max(1, round(run_time_s))}s"], env, log_path))
+    if not dist.distributed:
+        commands.append(([*base, *load, "--stop-timeout", "5", "--run-time", f"{max(1, round(run_time_s))}s"],
+                         env, log_path))
     else:
-        from servingbench.launcher import free_port
-
-        port = free_port()
-        master = ["--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
-                  "--expect-workers", str(workers), "--expect-workers-max-wait", "60",
-                  "--run-time", f"{round(run_time_s) + 90}s"]  # a safety bound: SB_RUN_TIME stops it
+        host, port = dist.master_address()
+        master = ["--master", "--master-bind-host", host, "--master-bind-port", str(port),
+                  "--expect-workers", str(dist.total), "--expect-workers-max-wait", "120",
+                  # workers drop in-flight requests at stop (after the measured window), so that they
+                  # answer the master's quit at once; --run-time is only a safety bound: SB_RUN_TIME stops
+                  "--stop-timeout", "0", "--run-time", f"{round(run_time_s) + 90}s"]
         commands.append(([*base, *load, *master], dict(env, SB_RUN_TIME=f"{run_time_s:.3f}"), log_path))
-        for i in range(workers):
-            commands.append(([*base, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)],
-                             dict(env, SB_WORKER_INDEX=str(i)), out_dir / f"{name}.worker{i}.log"))
+        for i in range(dist.local_workers):
+            commands.append(([*base, "--worker", "--master-host", "127.0.0.1" if host in ("0.0.0.0", "")
+                              else host, "--master-port", str(port)], env, out_dir / f"{name}.worker{i}.log"))
     started = time.time()
     procs: list[subprocess.Popen] = []
     cpu: dict[int, float] = {}
@@ -122,7 +158,7 @@ def run_locust(
                     preexec_fn=lambda: os.sched_setaffinity(0, cpus),
                 ))
         handles = [psutil.Process(p.pid) for p in procs]
-        limit = run_time_s + (150 if workers > 1 else 60)
+        limit = run_time_s + (210 if dist.distributed else 60)
         while procs[0].poll() is None:
             for handle in handles:
                 try:
@@ -170,19 +206,64 @@ def run_open_loop(
     name: str,
     drain_s: float = 10.0,
     max_in_flight: int = 512,
-    workers: int = 1,
+    distribution: Distribution | None = None,
 ) -> LoadResult:
     """Poisson arrivals at ``rate_rps`` for ``duration_s`` seconds, latency from intended send time.
 
     Bounded: the schedule has about rate x duration requests, at most ``max_in_flight`` are
-    outstanding, and whatever is unanswered ``drain_s`` after the last arrival counts as failed.
+    outstanding per load process, and whatever is unanswered ``drain_s`` after the last arrival
+    counts as failed. Distributed, each of the N workers runs one user at rate/N.
     """
+    dist = distribution or Distribution()
     expected = int(rate_rps * duration_s)
     return run_locust(
-        requests_file, base_url, users=workers, run_time_s=duration_s + drain_s + 5,
-        max_requests=expected * 2 + 100, cpus=cpus, out_dir=out_dir, name=name, workers=workers,
-        extra_env={
-            "SB_MODE": "open", "SB_RATE": f"{rate_rps:.6f}", "SB_DURATION": f"{duration_s:.3f}",
-            "SB_SEED": str(seed), "SB_DRAIN_S": f"{drain_s:.1f}", "SB_MAX_IN_FLIGHT": str(max_in_flight),
+        requests_file, base_url, users=dist.total, run_time_s=duration_s + drain_s + 5,
+        max_requests=expected * 2 + 100, cpus=cpus, out_dir=out_dir, name=name, distribution=dist,
+        options={
+            "--sb-mode": "open", "--sb-rate": f"{rate_rps:.6f}", "--sb-duration": f"{duration_s:.3f}",
+            "--sb-seed": str(seed), "--sb-drain": f"{drain_s:.1f}", "--sb-max-in-flight": str(max_in_flight),
         },
     )
+
+
+def serve_as_workers(master: str, processes: int = 1, cpus: tuple[int, ...] | None = None) -> int:
+    """Run Locust workers for a harness on another machine until Ctrl-C.
+
+    The harness starts a fresh master for every load step and sends each step's settings and the
+    framework's requests to its workers, so a worker here needs only the master's address. Workers exit
+    when a step ends; each is restarted at once to join the next step.
+    """
+    host, _, port = master.rpartition(":")
+    if not host or not port.isdigit():
+        print(f"error: --master must be host:port, got {master!r}", file=sys.stderr)
+        return 2
+    argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--worker", "--master-host", host,
+            "--master-port", port, "--loglevel", "WARNING"]
+    env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1")
+
+    def start() -> subprocess.Popen:
+        return subprocess.Popen(argv, env=env, cwd=REPO, start_new_session=True,
+                                preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
+
+    print(f"[loadgen-worker] {processes} Locust worker(s) for the master at {master}; Ctrl-C to stop",
+          file=sys.stderr)
+    procs = [start() for _ in range(processes)]
+    try:
+        while True:
+            time.sleep(0.5)
+            for i, proc in enumerate(procs):
+                if proc.poll() is not None:  # its step is over: join the next one
+                    procs[i] = start()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        for proc in procs:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()

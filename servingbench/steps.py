@@ -8,14 +8,14 @@ limit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from servingbench import stats
 from servingbench.launcher import Server
-from servingbench.loadrun import GENERATOR_SATURATED, LoadResult, run_locust, run_open_loop
+from servingbench.loadrun import GENERATOR_SATURATED, Distribution, LoadResult, run_locust, run_open_loop
 from servingbench.monitor import Sample, TreeMonitor
 from servingbench.remote import RemoteServer
 from servingbench.stability import stability
@@ -33,7 +33,7 @@ class StepContext:
     loadgen_cpus: tuple[int, ...]
     slo_p99_ms: float
     max_error_rate: float = 0.001
-    loadgen_workers: int = 1
+    distribution: Distribution = field(default_factory=Distribution)
 
 
 def _resources(ctx: StepContext, before: Sample | None, result: LoadResult) -> dict:
@@ -63,7 +63,7 @@ def closed_step(ctx: StepContext, users: int, warmup_s: float, measure_s: float,
     before = ctx.monitor.sample() if ctx.monitor else None
     result = run_locust(ctx.requests_file, ctx.server.base_url, users=users, run_time_s=warmup_s + measure_s,
                         max_requests=max_requests, cpus=ctx.loadgen_cpus, out_dir=ctx.load_dir, name=name,
-                        workers=ctx.loadgen_workers)
+                        distribution=ctx.distribution)
     start = result.test_start + warmup_s
     window = stats.in_window(result.samples, start, start + measure_s)
     summary = stats.summarize(window, measure_s)
@@ -90,7 +90,7 @@ def open_step(ctx: StepContext, rate_rps: float, warmup_s: float, measure_s: flo
     before = ctx.monitor.sample() if ctx.monitor else None
     result = run_open_loop(ctx.requests_file, ctx.server.base_url, rate_rps=rate_rps,
                            duration_s=warmup_s + measure_s, seed=seed, cpus=ctx.loadgen_cpus,
-                           out_dir=ctx.load_dir, name=name, workers=ctx.loadgen_workers)
+                           out_dir=ctx.load_dir, name=name, distribution=ctx.distribution)
     start = result.test_start + warmup_s
     window = stats.sent_in_window(result.samples, start, start + measure_s)
     summary = stats.summarize(window, measure_s)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
-import numpy as np
 import psutil
 import pytest
 
@@ -12,9 +16,10 @@ from servingbench.adapter import Tunables
 from servingbench.bench import BenchConfig, run_bench
 from servingbench.ceiling import start_noop, stop_noop
 from servingbench.cpusets import split_cpus
+from servingbench.envs import REPO
 from servingbench.frameworks import load_adapter
-from servingbench.launcher import launched
-from servingbench.loadrun import run_locust, run_open_loop
+from servingbench.launcher import free_port, launched
+from servingbench.loadrun import Distribution, run_locust, run_open_loop
 from servingbench.profiles import Profile
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
@@ -61,21 +66,59 @@ def test_distributed_locust_gathers_every_workers_samples(tmp_path):
     server_cpus, loadgen_cpus = split_cpus()
     requests_file = tmp_path / "requests.json"
     requests_file.write_text('[{"method": "POST", "path": "/p", "headers": {}, "body": "e30="}]')
+    started = time.time()
     proc, port = start_noop(server_cpus, tmp_path / "noop.log")
     url = f"http://127.0.0.1:{port}"
+    two_local = Distribution(local_workers=2)
     try:
         closed = run_locust(requests_file, url, users=4, run_time_s=4, max_requests=100_000,
-                            cpus=loadgen_cpus, out_dir=tmp_path, name="closed", workers=2)
+                            cpus=loadgen_cpus, out_dir=tmp_path, name="closed", distribution=two_local)
         opened = run_open_loop(requests_file, url, rate_rps=60, duration_s=4, seed=5, cpus=loadgen_cpus,
-                               out_dir=tmp_path, name="open", workers=2, drain_s=2)
+                               out_dir=tmp_path, name="open", distribution=two_local, drain_s=2)
     finally:
         stop_noop(proc)
     assert closed.samples.shape[0] > 200 and (closed.samples[:, 2] == 200).all()
     # two Poisson schedules at 30 req/s each: about 240 arrivals in 4 s, every one answered
     assert 150 < opened.samples.shape[0] < 350 and (opened.samples[:, 2] == 200).all()
-    assert np.all(np.diff(np.sort(opened.samples[:, 0])) >= 0)
     for worker in (0, 1):
         assert (tmp_path / f"open.worker{worker}.log").is_file()
-    leftovers = [p for p in psutil.process_iter(["cmdline"])
-                 if str(requests_file) in " ".join(p.info["cmdline"] or [])]
+    assert_no_locust_left(requests_file, started)
+
+
+def test_a_worker_on_another_machine_joins_every_step(tmp_path):
+    """`servingbench loadgen-worker` (as on a second machine) serves two consecutive steps' masters."""
+    server_cpus, loadgen_cpus = split_cpus()
+    requests_file = tmp_path / "requests.json"
+    requests_file.write_text('[{"method": "POST", "path": "/p", "headers": {}, "body": "e30="}]')
+    started = time.time()
+    proc, port = start_noop(server_cpus, tmp_path / "noop.log")
+    master = f"127.0.0.1:{free_port()}"
+    remote = subprocess.Popen([sys.executable, "-m", "servingbench", "loadgen-worker", "--master", master],
+                              cwd=REPO, start_new_session=True, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    spread = Distribution(local_workers=1, remote_workers=1, bind=master)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        first = run_open_loop(requests_file, url, rate_rps=40, duration_s=3, seed=9, cpus=loadgen_cpus,
+                              out_dir=tmp_path, name="first", distribution=spread, drain_s=2)
+        second = run_locust(requests_file, url, users=2, run_time_s=3, max_requests=50_000, cpus=loadgen_cpus,
+                            out_dir=tmp_path, name="second", distribution=spread)
+    finally:
+        stop_noop(proc)
+        os.killpg(remote.pid, signal.SIGINT)
+        remote.wait(timeout=20)
+    # two schedules of 20 req/s over 3 s: ~120 arrivals; one local worker alone would give ~60
+    assert 80 < first.samples.shape[0] < 170 and (first.samples[:, 2] == 200).all()
+    assert second.samples.shape[0] > 100
+    assert_no_locust_left(requests_file, started)
+
+
+def assert_no_locust_left(requests_file, since: float) -> None:
+    """No master (it names the requests file) and no worker started since ``since`` is still running."""
+    def ours(proc: psutil.Process) -> bool:
+        line = " ".join(proc.info["cmdline"] or [])
+        worker = str(REPO / "loadtests") in line and "--worker" in line and proc.info["create_time"] >= since
+        return str(requests_file) in line or worker
+
+    leftovers = [p for p in psutil.process_iter(["cmdline", "create_time"]) if ours(p)]
     assert leftovers == [], "no Locust master or worker may outlive its run"
