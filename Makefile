@@ -2,6 +2,7 @@
 #   make bench FRAMEWORK=rayserve [PRESET=default|tuned] [PROFILE=quick|standard] [SLO=100]
 #              [SERVER_CPUS=0] [LOADGEN_CPUS=1] [PORT=8000] [WORKERS=..] [MAX_BATCH_SIZE=..] [MAX_BATCH_DELAY_MS=..]
 #              [TARGET=http://host:port] [LOADGEN_WORKERS=N] [MODEL=path/to/your/model] [LAUNCH=docker]
+#              [LOADGEN_MASTER=host:port LOADGEN_REMOTE_WORKERS=M]   (workers: make loadgen-worker MASTER=host:port)
 #   make compare [FRAMEWORKS=a,b] [PRESETS=default,tuned] [PROFILE=...]   every framework in turn
 #   make tune FRAMEWORK=<name> [BUDGET_MIN=12]   earn the tuned preset by a configuration search
 #   make test        the whole test suite (unit, model, real servers, end-to-end benches)
@@ -17,10 +18,10 @@ HARNESS_REQ := servingbench/requirements.txt
 HARNESS = $$($(PYTHON) -m servingbench.envs harness $(HARNESS_REQ))
 opt = $(if $(2),$(1) $(2))
 
-.PHONY: help bench compare tune list report model env test test-fast lint clean
+.PHONY: help bench compare tune loadgen-worker list report model env test test-fast lint clean
 
 help:
-	@sed -n '2,8p' Makefile
+	@sed -n '2,9p' Makefile
 
 bench:
 	@if [ -z "$(FRAMEWORK)" ]; then echo "usage: make bench FRAMEWORK=<name>; frameworks: $$(ls frameworks | tr '\n' ' ')"; exit 2; fi
@@ -42,6 +43,10 @@ tune:
 	@if [ -z "$(FRAMEWORK)" ]; then echo "usage: make tune FRAMEWORK=<name> [BUDGET_MIN=12]"; exit 2; fi
 	@py=$(HARNESS) && $$py -m servingbench tune --framework $(FRAMEWORK) --budget-min $(or $(BUDGET_MIN),12) \
 		--slo-ms $(SLO) $(call opt,--server-cpus,$(SERVER_CPUS)) $(call opt,--loadgen-cpus,$(LOADGEN_CPUS))
+
+loadgen-worker:
+	@if [ -z "$(MASTER)" ]; then echo "usage: make loadgen-worker MASTER=<harness host>:<port> [PROCESSES=1]"; exit 2; fi
+	@py=$(HARNESS) && $$py -m servingbench loadgen-worker --master $(MASTER) --processes $(or $(PROCESSES),1)
 
 list:
 	@py=$(HARNESS) && $$py -m servingbench list
