@@ -39,7 +39,7 @@ from servingbench.launcher import (
 from servingbench.loadrun import Distribution, LoadError, run_locust, write_requests
 from servingbench.monitor import TreeMonitor
 from servingbench.parity import check_parity, eval_set, reference_predictions
-from servingbench.presets import resolve_tunables
+from servingbench.presets import earned_evidence, resolve_tunables
 from servingbench.profiles import Profile
 from servingbench.reference import run_reference
 from servingbench.remote import RemoteServer
@@ -156,6 +156,7 @@ def run_bench(config: BenchConfig, model_dir: Path, out: Callable[[str], None] =
         notes=adapter.notes,
         preset_note=preset_note,
         overrides={k: v for k, v in config.overrides.items() if v is not None},
+        tuning_evidence=earned_evidence(adapter) if config.preset == "tuned" else None,
         tunables=tunables.as_dict(),
         profile=profile.as_dict(),
         slo={"p99_ms": config.slo_p99_ms, "max_error_rate": 0.001},

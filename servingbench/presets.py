@@ -25,6 +25,12 @@ def earned_preset(adapter: Adapter) -> Preset | None:
     return Preset(kind(**data["tunables"]), note)
 
 
+def earned_evidence(adapter: Adapter) -> dict | None:
+    """The configuration search behind the tuned preset (tuned.json), recorded with every tuned run."""
+    path = adapter.folder / TUNED_FILE
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def presets_of(adapter: Adapter) -> dict[str, Preset]:
     """The adapter's presets, with ``tuned`` replaced by the measured winner when one exists."""
     presets = dict(adapter.presets())

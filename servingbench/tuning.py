@@ -111,5 +111,8 @@ def write_tuned_preset(adapter: Adapter, result: dict) -> Path | None:
         "server_cpus": len(result["server_cpus"]),
         "searched": f"{len(result['table'])} of {result['candidates_total']} candidates",
         "date": result["date"],
+        "profile": result.get("profile", {}).get("name"),
+        "table": [{k: row.get(k) for k in ("tunables", "status", "throughput_at_slo_rps", "p99_ms_at_fixed_load")}
+                  for row in result["table"]],
     }, indent=2) + "\n")
     return path
