@@ -22,6 +22,7 @@ from servingbench.presets import TUNED_FILE
 from servingbench.profiles import Profile
 from servingbench.results import load_run
 
+TABLE_COLUMNS = ("tunables", "status", "throughput_at_slo_rps", "p99_ms_at_fixed_load")
 BATCH_CHOICES: tuple[tuple[int, float], ...] = ((8, 2.0), (16, 5.0), (32, 10.0))
 
 TUNE_PROFILE = Profile(
@@ -112,7 +113,6 @@ def write_tuned_preset(adapter: Adapter, result: dict) -> Path | None:
         "searched": f"{len(result['table'])} of {result['candidates_total']} candidates",
         "date": result["date"],
         "profile": result.get("profile", {}).get("name"),
-        "table": [{k: row.get(k) for k in ("tunables", "status", "throughput_at_slo_rps", "p99_ms_at_fixed_load")}
-                  for row in result["table"]],
+        "table": [{k: row.get(k) for k in TABLE_COLUMNS} for row in result["table"]],
     }, indent=2) + "\n")
     return path
