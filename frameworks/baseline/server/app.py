@@ -9,7 +9,6 @@ contention). More workers are more uvicorn processes.
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -18,9 +17,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from shared_model.predictor import load_predictor
-
-MAX_BODY_BYTES = 256 * 1024
-"""Requests above this are refused with 413: a serving endpoint should not buffer unbounded bodies."""
+from shared_model.texts_protocol import BadRequest, parse_texts, prediction_objects
 
 
 def error(status: int, message: str) -> JSONResponse:
@@ -28,23 +25,11 @@ def error(status: int, message: str) -> JSONResponse:
 
 
 async def predict(request: Request) -> JSONResponse:
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        return error(413, f"request body over {MAX_BODY_BYTES} bytes")
     try:
-        payload = json.loads(body.decode("utf-8"))
-    except UnicodeDecodeError:
-        return error(400, "request body is not valid UTF-8")
-    except ValueError as exc:
-        return error(400, f"malformed JSON: {exc}")
-    texts = payload.get("texts") if isinstance(payload, dict) else None
-    if not isinstance(texts, list):
-        return error(400, 'expected {"texts": ["...", ...]}')
-    try:
-        predictions = load_predictor().predict(texts)
-    except TypeError as exc:
-        return error(400, str(exc))
-    return JSONResponse({"predictions": [{"label": lab, "score": score} for lab, score in predictions]})
+        texts = parse_texts(await request.body())
+    except BadRequest as bad:
+        return error(bad.status, bad.message)
+    return JSONResponse({"predictions": prediction_objects(load_predictor().predict(texts))})
 
 
 async def health(_request: Request) -> JSONResponse:

@@ -48,8 +48,6 @@ for _key, _value in {
 
 APP_NAME = "servingbench"
 
-MAX_BODY_BYTES = 256 * 1024
-"""Bodies above this are refused with 413: a serving endpoint should not buffer unbounded input."""
 
 OBJECT_STORE_BYTES = 128 * 1024 * 1024
 """Plasma store cap. Serve passes small HTTP payloads inline, so the store stays empty; Ray's default
@@ -77,11 +75,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def build_app(args: argparse.Namespace):
-    import json
-
     from ray import serve
     from starlette.requests import Request
     from starlette.responses import JSONResponse
+
+    from shared_model.texts_protocol import MAX_BODY_BYTES, BadRequest, parse_texts, prediction_objects
 
     def error(status: int, message: str) -> JSONResponse:
         return JSONResponse({"error": message}, status_code=status)
@@ -96,24 +94,13 @@ def build_app(args: argparse.Namespace):
             return error(400, "bad Content-Length")
         if declared > MAX_BODY_BYTES:
             return error(413, f"request body over {MAX_BODY_BYTES} bytes")
-        body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
-            return error(413, f"request body over {MAX_BODY_BYTES} bytes")
         try:
-            payload = json.loads(body.decode("utf-8"))
-        except UnicodeDecodeError:
-            return error(400, "request body is not valid UTF-8")
-        except ValueError as exc:
-            return error(400, f"malformed JSON: {exc}")
-        texts = payload.get("texts") if isinstance(payload, dict) else None
-        if not isinstance(texts, list):
-            return error(400, 'expected {"texts": ["...", ...]}')
-        if not all(isinstance(t, str) for t in texts):
-            return error(400, "every item of texts must be a string")
-        return texts
+            return parse_texts(await request.body())
+        except BadRequest as bad:
+            return error(bad.status, bad.message)
 
     def answer(predictions) -> JSONResponse:
-        return JSONResponse({"predictions": [{"label": lab, "score": score} for lab, score in predictions]})
+        return JSONResponse({"predictions": prediction_objects(predictions)})
 
     batching = args.max_batch_size > 1
     # Ray reserves 1 CPU per replica by default; share the node's CPUs so N replicas fit on any budget.

@@ -24,6 +24,8 @@ import torch
 from ts.torch_handler.base_handler import BaseHandler
 
 from shared_model.predictor import load_predictor
+from shared_model.texts_protocol import BadRequest as TextsRefused
+from shared_model.texts_protocol import parse_texts, prediction_objects
 
 logger = logging.getLogger(__name__)
 
@@ -35,22 +37,15 @@ BadRequest = tuple[int, str]  # (HTTP status, message)
 
 
 def _texts(row: dict) -> list[str] | BadRequest:
-    """The texts of one request (one item of TorchServe's batch), or (status, message) to refuse it."""
+    """The texts of one request (one item of TorchServe's batch), or (status, message) to refuse it.
+
+    TorchServe hands over JSON it decoded as a dict, and JSON it could not decode as raw bytes.
+    """
     payload = row.get("body", row.get("data")) if isinstance(row, dict) else None
-    if isinstance(payload, (bytes, bytearray)):
-        # TorchServe forwards JSON it could not decode as raw bytes: tell the client why.
-        try:
-            text = bytes(payload).decode("utf-8")
-        except UnicodeDecodeError:
-            return 400, "request body is not valid UTF-8"
-        try:
-            payload = json.loads(text)
-        except ValueError as exc:
-            return 400, f"malformed JSON: {exc}"
-    texts = payload.get("texts") if isinstance(payload, dict) else None
-    if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
-        return 400, 'expected a JSON body {"texts": ["...", ...]}'
-    return texts
+    try:
+        return parse_texts(payload)
+    except TextsRefused as bad:
+        return bad.status, bad.message
 
 
 class SentimentHandler(BaseHandler):
@@ -87,6 +82,6 @@ class SentimentHandler(BaseHandler):
                 answers.append(json.dumps({"code": status, "error": message}).encode())
                 continue
             start, end = span
-            items = [{"label": label, "score": score} for label, score in predictions[start:end]]
+            items = prediction_objects(predictions[start:end])
             answers.append(json.dumps(items).encode())
         return answers
