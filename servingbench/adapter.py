@@ -186,3 +186,22 @@ class Adapter(ABC):
             return [(str(i["label"]), float(i["score"])) for i in items]  # type: ignore[union-attr]
         except (TypeError, KeyError, ValueError) as exc:
             raise ProtocolError(f"unexpected predictions: {str(items)[:300]}") from exc
+
+
+class TextsJsonCodec:
+    """Codec of the plain JSON protocol: POST /predict {"texts": [...]} -> {"predictions": [...]}.
+
+    The baseline speaks it, and so does Ray Serve's glue (shared_model/texts_protocol.py checks it on the
+    server side); mix it into such an adapter before Adapter.
+    """
+
+    predict_path = "/predict"
+
+    def encode(self, texts: list[str]) -> HttpRequest:
+        return HttpRequest("POST", self.predict_path, Adapter.json_body({"texts": texts}))
+
+    def decode(self, status: int, body: bytes) -> list[Prediction]:
+        payload = Adapter.parse_json(status, body)
+        if not isinstance(payload, dict) or "predictions" not in payload:
+            raise ProtocolError(f"no predictions in {str(payload)[:200]}")
+        return Adapter.pairs(payload["predictions"])

@@ -6,17 +6,15 @@ from pathlib import Path
 
 from servingbench.adapter import (
     Adapter,
-    HttpRequest,
     LaunchSpec,
-    Prediction,
     Preset,
-    ProtocolError,
     ServerCommand,
+    TextsJsonCodec,
     Tunables,
 )
 
 
-class BaselineAdapter(Adapter):
+class BaselineAdapter(TextsJsonCodec, Adapter):
     name = "baseline"
     display_name = "Baseline (Starlette/uvicorn)"
     protocol = 'JSON: POST /predict {"texts": [...]} -> {"predictions": [{"label", "score"}]}'
@@ -47,14 +45,6 @@ class BaselineAdapter(Adapter):
         ]
         return ServerCommand(argv, cwd=self.server_dir)
 
-    def encode(self, texts: list[str]) -> HttpRequest:
-        return HttpRequest("POST", "/predict", self.json_body({"texts": texts}))
-
-    def decode(self, status: int, body: bytes) -> list[Prediction]:
-        payload = self.parse_json(status, body)
-        if not isinstance(payload, dict) or "predictions" not in payload:
-            raise ProtocolError(f"no predictions in {str(payload)[:200]}")
-        return self.pairs(payload["predictions"])
 
 
 ADAPTER = BaselineAdapter()

@@ -11,12 +11,10 @@ from pathlib import Path
 
 from servingbench.adapter import (
     Adapter,
-    HttpRequest,
     LaunchSpec,
-    Prediction,
     Preset,
-    ProtocolError,
     ServerCommand,
+    TextsJsonCodec,
     Tunables,
 )
 
@@ -28,7 +26,7 @@ DEFAULT_MAX_ONGOING_REQUESTS = 5
 """Ray Serve's default cap on requests in flight per replica (ray.serve._private.constants)."""
 
 
-class RayServeAdapter(Adapter):
+class RayServeAdapter(TextsJsonCodec, Adapter):
     name = "rayserve"
     display_name = "Ray Serve"
     protocol = 'Ray Serve HTTP, JSON: POST /predict {"texts": [...]} -> {"predictions": [{"label", "score"}]}'
@@ -102,14 +100,6 @@ class RayServeAdapter(Adapter):
     def prepare(self, spec: LaunchSpec, python: Path) -> None:
         (spec.run_dir / "ray").mkdir(parents=True, exist_ok=True)
 
-    def encode(self, texts: list[str]) -> HttpRequest:
-        return HttpRequest("POST", "/predict", self.json_body({"texts": texts}))
-
-    def decode(self, status: int, body: bytes) -> list[Prediction]:
-        payload = self.parse_json(status, body)
-        if not isinstance(payload, dict) or "predictions" not in payload:
-            raise ProtocolError(f"no predictions in {str(payload)[:200]}")
-        return self.pairs(payload["predictions"])
 
 
 ADAPTER = RayServeAdapter()
