@@ -355,13 +355,8 @@ def run_load_protocol(ctx: StepContext, profile: Profile, record: dict, folder: 
     record["open_steps"] = open_steps
     rate = profile.fixed_rate_rps
     progress(f"open loop at the fixed load: {rate:g} req/s Poisson, {profile.open_s:.0f} s measured")
-    step = open_step(ctx, rate, profile.open_warmup_s, profile.open_s, seed_for(rate), name="open_fixed",
-                     windows=profile.windows)
-    step["purpose"] = "fixed load"
-    histograms["open_fixed"] = step.pop("_hdr")
-    open_steps.append(step)
-    progress("  " + describe_step(step))
-    _check_alive(server, "the fixed-load step")
+    _recorded_open_step(ctx, profile, rate, profile.open_s, seed_for(rate), "open_fixed", "fixed load",
+                        open_steps, histograms, progress)
 
     peak = max((s["throughput_rps"] for s in steps), default=0.0)
     start = max(peak, rate, 1.0)
@@ -378,13 +373,8 @@ def run_slo_search(ctx: StepContext, profile: Profile, start_rps: float, open_st
     def measure(rate: float, seed: int) -> Probe:
         probe_no[0] += 1
         progress(f"SLO search probe {probe_no[0]}/{profile.slo_probes}: {rate:.1f} req/s")
-        step = open_step(ctx, rate, profile.open_warmup_s, profile.probe_s, seed,
-                         name=f"slo_probe{probe_no[0]}", windows=profile.windows)
-        step["purpose"] = "SLO search"
-        histograms[f"slo_probe{probe_no[0]}"] = step.pop("_hdr")
-        open_steps.append(step)
-        progress("  " + describe_step(step))
-        _check_alive(ctx.server, f"SLO probe {probe_no[0]}")
+        step = _recorded_open_step(ctx, profile, rate, profile.probe_s, seed, f"slo_probe{probe_no[0]}",
+                                   "SLO search", open_steps, histograms, progress)
         return Probe(rate, step["p99_ms"], step["error_rate"], step["throughput_rps"],
                      passes(step["p99_ms"], step["error_rate"], ctx.slo_p99_ms, ctx.max_error_rate),
                      seed, step["generator_limited"])
@@ -396,14 +386,9 @@ def run_slo_search(ctx: StepContext, profile: Profile, start_rps: float, open_st
     if best > 0 and profile.repeats > 1:
         for k in range(1, profile.repeats + 1):
             progress(f"SLO repeat {k}/{profile.repeats} at {best:.1f} req/s (fresh seed)")
-            step = open_step(ctx, best, profile.open_warmup_s, profile.probe_s, seed_for(best, k),
-                             name=f"slo_repeat{k}", windows=profile.windows)
-            step["purpose"] = "SLO repeat"
-            histograms[f"slo_repeat{k}"] = step.pop("_hdr")
-            open_steps.append(step)
-            progress("  " + describe_step(step))
-            _check_alive(ctx.server, f"SLO repeat {k}")
-            confirmations.append(step)
+            confirmations.append(_recorded_open_step(
+                ctx, profile, best, profile.probe_s, seed_for(best, k), f"slo_repeat{k}", "SLO repeat",
+                open_steps, histograms, progress))
     elif best > 0:
         confirmations = [s for s in open_steps if s.get("purpose") == "SLO search" and s["rate_rps"] == best]
     achieved = [s["throughput_rps"] for s in confirmations]
@@ -416,6 +401,19 @@ def run_slo_search(ctx: StepContext, profile: Profile, start_rps: float, open_st
         spread_rps=[min(achieved), max(achieved)] if achieved else [0.0, 0.0],
     )
     return out
+
+
+def _recorded_open_step(ctx: StepContext, profile: Profile, rate: float, measure_s: float, seed: int,
+                        name: str, purpose: str, open_steps: list[dict], histograms: dict[str, str],
+                        progress: Progress) -> dict:
+    """One open-loop step, kept in the run with its purpose and histogram, and reported as it ends."""
+    step = open_step(ctx, rate, profile.open_warmup_s, measure_s, seed, name=name, windows=profile.windows)
+    step["purpose"] = purpose
+    histograms[name] = step.pop("_hdr")
+    open_steps.append(step)
+    progress("  " + describe_step(step))
+    _check_alive(ctx.server, f"the {purpose} step {name}")
+    return step
 
 
 def describe_step(step: dict) -> str:
