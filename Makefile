@@ -13,6 +13,8 @@ FRAMEWORK ?=
 PRESET ?= default
 PROFILE ?= standard
 SLO ?= 100
+FRAMEWORKS ?= all
+PRESETS ?= default,tuned
 HARNESS_REQ := servingbench/requirements.txt
 # The harness's own environment, created on first use and cached outside the work tree.
 HARNESS = $$($(PYTHON) -m servingbench.envs harness $(HARNESS_REQ))
@@ -34,8 +36,8 @@ bench:
 		$(call opt,--launch,$(LAUNCH))
 
 compare:
-	@py=$(HARNESS) && $$py -m servingbench compare --frameworks $(or $(FRAMEWORKS),all) \
-		--presets $(or $(PRESETS),default,tuned) --profile $(PROFILE) --slo-ms $(SLO) \
+	@py=$(HARNESS) && $$py -m servingbench compare --frameworks $(FRAMEWORKS) \
+		--presets $(PRESETS) --profile $(PROFILE) --slo-ms $(SLO) \
 		$(call opt,--server-cpus,$(SERVER_CPUS)) $(call opt,--loadgen-cpus,$(LOADGEN_CPUS)) \
 		$(call opt,--loadgen-workers,$(LOADGEN_WORKERS))
 
