@@ -28,8 +28,8 @@ def test_bench_passes_every_option():
     out = dry_run("bench", "FRAMEWORK=mlserver", "PRESET=tuned", "PROFILE=quick", "SLO=50", "SERVER_CPUS=0",
                   "LOADGEN_CPUS=1", "PORT=8123", "WORKERS=2", "MAX_BATCH_SIZE=8", "MAX_BATCH_DELAY_MS=2",
                   "TARGET=http://127.0.0.1:9", "LOADGEN_WORKERS=2", "LAUNCH=docker")
-    for part in ("--framework mlserver", "--preset tuned", "--profile quick", "--slo-ms 50", "--server-cpus 0",
-                 "--loadgen-cpus 1", "--port 8123", "--workers 2", "--max-batch-size 8",
+    for part in ("--framework mlserver", "--preset tuned", "--profile quick", "--slo-ms 50",
+                 "--server-cpus 0", "--loadgen-cpus 1", "--port 8123", "--workers 2", "--max-batch-size 8",
                  "--max-batch-delay-ms 2", "--target http://127.0.0.1:9", "--loadgen-workers 2",
                  "--launch docker"):
         assert part in out, part
