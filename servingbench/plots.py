@@ -46,7 +46,7 @@ def _point_label(step: dict) -> str:
     if step.get("users") is not None:
         return str(step["users"])
     rate = step.get("rate_rps")
-    return f"{rate:g}/s" if isinstance(rate, int | float) else ""
+    return f"{rate:.3g}/s" if isinstance(rate, int | float) else ""
 
 
 def _finite(*values: object) -> bool:

@@ -55,7 +55,7 @@ PROFILES: dict[str, Profile] = {
     for p in (
         Profile("quick", "CI smoke: three short closed-loop steps, a short SLO search, no repeats",
                 warmup_s=3, users=(1, 4, 16), step_warmup_s=2, step_s=6, windows=3, reference_s=4,
-                fixed_rate_rps=20, open_warmup_s=2, open_s=6, slo_probes=3, probe_s=6, repeats=1,
+                fixed_rate_rps=20, open_warmup_s=2, open_s=6, slo_probes=5, probe_s=5, repeats=1,
                 ceiling_s=4),
         Profile("standard", "the default of make bench: six steps, SLO search, SLO throughput repeated 3x",
                 warmup_s=10, users=(1, 2, 4, 8, 16, 32), step_warmup_s=3, step_s=12, windows=3,
