@@ -23,7 +23,9 @@ from servingbench.profiles import Profile
 from servingbench.results import load_run
 
 TABLE_COLUMNS = ("tunables", "status", "throughput_at_slo_rps", "p99_ms_at_fixed_load")
-BATCH_CHOICES: tuple[tuple[int, float], ...] = ((8, 2.0), (16, 5.0), (32, 10.0))
+BATCH_CHOICES: tuple[tuple[int, float], ...] = ((16, 0.0), (8, 2.0), (16, 5.0), (32, 10.0))
+"""(max batch size, max delay ms). A delay of 0 batches only what queued while the model ran; frameworks
+that cannot express it refuse it in validate() and it is skipped."""
 
 TUNE_PROFILE = Profile(
     "tune", "configuration search: one closed step to find the range, then the SLO search",
