@@ -20,7 +20,7 @@ from servingbench.procs import ProcessTree
 
 
 def start_noop(cpus: tuple[int, ...], log_path: Path, stall_every: float = 0.0,
-               stall_for: float = 0.0) -> tuple[subprocess.Popen, int]:
+               stall_for: float = 0.0, service_ms: float = 0.0) -> tuple[subprocess.Popen, int]:
     """Start the no-op server pinned to ``cpus``; returns the process and its port once it answers."""
     import http.client
 
@@ -28,7 +28,7 @@ def start_noop(cpus: tuple[int, ...], log_path: Path, stall_every: float = 0.0,
     log = open(log_path, "wb")  # noqa: SIM115 - the server owns it for its lifetime
     proc = subprocess.Popen(
         [sys.executable, "-m", "servingbench.noop_server", "--port", str(port),
-         "--stall-every", str(stall_every), "--stall-for", str(stall_for)],
+         "--stall-every", str(stall_every), "--stall-for", str(stall_for), "--service-ms", str(service_ms)],
         cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)), stdout=log, stderr=subprocess.STDOUT,
         start_new_session=True, preexec_fn=lambda: os.sched_setaffinity(0, cpus),
     )
