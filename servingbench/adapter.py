@@ -66,6 +66,15 @@ class LaunchSpec:
     run_dir: Path
     """Scratch and log folder for this server; frameworks must write nothing outside it."""
     tunables: Tunables
+    tmp_dir: Path | None = None
+    """A short path to ``run_dir/tmp`` (a symlink the launcher makes under the system temp folder and
+    removes at stop). A Unix socket path may not exceed 107 bytes, which a deep run folder (a clone in a
+    long path, the tuning layout) already spends; TMPDIR and socket folders should point here."""
+
+    @property
+    def temp(self) -> Path:
+        """Where the server's temporary files and Unix sockets go (see ``tmp_dir``)."""
+        return self.tmp_dir or self.run_dir / "tmp"
 
 
 @dataclass

@@ -10,8 +10,10 @@ from __future__ import annotations
 import contextlib
 import http.client
 import os
+import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -145,7 +147,7 @@ def _server_env(adapter: Adapter, spec: LaunchSpec, extra: dict[str, str]) -> di
         HF_HUB_OFFLINE="1",
         TRANSFORMERS_OFFLINE="1",
         PYTHONUNBUFFERED="1",
-        TMPDIR=str(spec.run_dir / "tmp"),
+        TMPDIR=str(spec.temp),
         # libraries write caches under $HOME (ONNX Runtime: ~/.cache/Microsoft): keep them in the run
         HOME=str(spec.run_dir / "home"),
     )
@@ -172,7 +174,25 @@ def launched(
     (run_dir / "tmp").mkdir(exist_ok=True)
     (run_dir / "home").mkdir(exist_ok=True)
     ports = allocate_ports(adapter.port_names, http_port)
-    spec = LaunchSpec(HOST, ports, cpus, Path(model_dir), run_dir, tunables)
+    short_tmp = short_link(run_dir / "tmp")
+    try:
+        spec = LaunchSpec(HOST, ports, cpus, Path(model_dir), run_dir, tunables, tmp_dir=short_tmp)
+        yield from _run(adapter, spec, python, progress)
+    finally:
+        shutil.rmtree(short_tmp.parent, ignore_errors=True)  # the link and its folder, not the target
+
+
+def short_link(target: Path) -> Path:
+    """A short path to ``target``: a symlink in a private folder under the system temp folder."""
+    folder = Path(tempfile.mkdtemp(prefix="sb-"))
+    link = folder / "t"
+    link.symlink_to(target.resolve(), target_is_directory=True)
+    return link
+
+
+def _run(adapter: Adapter, spec: LaunchSpec, python: Path,
+         progress: Callable[[str], None]) -> Iterator[Server]:
+    run_dir, cpus = spec.run_dir, spec.cpus
     adapter.prepare(spec, python)
     command = adapter.command(spec, python)
     log_path = run_dir / "server.log"

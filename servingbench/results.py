@@ -8,6 +8,7 @@ or was interrupted is still written (with its status and reason) so the report c
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import os
 import platform
@@ -33,11 +34,20 @@ class RunWriter:
 
     def __init__(self, root: Path, framework: str, preset: str) -> None:
         now = datetime.now(UTC)
-        self.run_id = f"{now:%Y%m%dT%H%M%SZ}-{framework}-{preset}"
         self.root = root
-        self.partial = root / f".partial-{self.run_id}"
-        self.final = root / self.run_id
-        self.partial.mkdir(parents=True, exist_ok=False)
+        root.mkdir(parents=True, exist_ok=True)
+        base = f"{now:%Y%m%dT%H%M%SZ}-{framework}-{preset}"
+        for n in itertools.count(1):  # a run that fails at once lets the next start in the same second
+            self.run_id = base if n == 1 else f"{base}-{n}"
+            self.partial = root / f".partial-{self.run_id}"
+            self.final = root / self.run_id
+            if self.final.exists():
+                continue
+            try:
+                self.partial.mkdir(exist_ok=False)
+            except FileExistsError:
+                continue
+            break
         self.record: dict = {
             "schema_version": SCHEMA_VERSION,
             "run_id": self.run_id,

@@ -32,3 +32,14 @@ def test_unreadable_or_foreign_folders_are_ignored(tmp_path):
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "run.json").write_text(json.dumps({"status": "running"}))
     assert list_runs(tmp_path) == []
+
+
+def test_two_runs_started_in_the_same_second_get_their_own_folders(tmp_path):
+    first = RunWriter(tmp_path, "triton", "default")
+    published = first.finish("failed", "exited at once")
+    second = RunWriter(tmp_path, "triton", "default")
+    third = RunWriter(tmp_path, "triton", "default")  # while the second is still being written
+    assert len({first.run_id, second.run_id, third.run_id}) == 3
+    assert second.finish("complete") != published and third.finish("complete") != published
+    assert {r["status"] for r in list_runs(tmp_path)} == {"failed", "complete"}
+    assert len(list_runs(tmp_path)) == 3

@@ -151,8 +151,8 @@ class TorchServeAdapter(Adapter):
         env = {
             "LOG_LOCATION": str(run / "logs"),
             "METRICS_LOCATION": str(run / "logs"),
-            "TEMP": str(run / "tmp"),  # -Djava.io.tmpdir: extracted .mar, worker Unix sockets
-            "TMPDIR": str(run / "tmp"),  # the CLI's pid file and Python temp files
+            "TEMP": str(spec.temp),  # -Djava.io.tmpdir: extracted .mar, worker Unix sockets
+            "TMPDIR": str(spec.temp),  # the CLI's pid file and Python temp files
             "HOME": str(run / "home"),  # onnxruntime writes ~/.cache/Microsoft/DeveloperTools/deviceid
         }
         return ServerCommand(argv, env=env, cwd=run)

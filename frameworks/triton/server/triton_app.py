@@ -11,8 +11,9 @@ request carries shape ``[n, 1]``.
 
 Everything PyTriton and tritonserver write goes under $SB_RUN_DIR: the workspace (model store,
 tritonserver copy, ZeroMQ handshake/request sockets), the tritonserver log and PyTriton's home. The
-exception is POSIX shared memory (/dev/shm): the Python backend's regions and PyTriton's tensor blocks,
-freed on stop. SIGTERM and SIGINT stop Triton cleanly (model unload, stub exit, workspace removal).
+exceptions: POSIX shared memory (/dev/shm): the Python backend's regions and PyTriton's tensor blocks,
+freed on stop; and the workspace when the run folder is too deep for Unix socket paths (see
+choose_workspace). SIGTERM and SIGINT stop Triton cleanly (model unload, stub exit, workspace removal).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import select
 import shutil
 import signal
 import sys
+import tempfile
 import threading
 
 import numpy as np
@@ -102,13 +104,15 @@ def main(argv: list[str] | None = None) -> int:
     from pytriton.model_config import DynamicBatcher, ModelConfig, Tensor
     from pytriton.triton import Triton, TritonConfig, TritonLifecyclePolicy
 
-    workspace = run_dir / "pytriton"
-    longest_socket = workspace / f"{MODEL_NAME}_0_0-server.sock"
-    if len(str(longest_socket)) > UNIX_SOCKET_PATH_MAX:
-        print(f"error: the run folder path is too long for PyTriton's ZeroMQ sockets: {longest_socket} is "
-              f"{len(str(longest_socket))} characters, Unix sockets allow {UNIX_SOCKET_PATH_MAX}. "
-              "Use a shorter results/run folder.", file=sys.stderr, flush=True)
+    workspace, short_dir = choose_workspace(run_dir)
+    if workspace is None:
+        print(f"error: no folder short enough for PyTriton's ZeroMQ sockets (Unix sockets allow "
+              f"{UNIX_SOCKET_PATH_MAX} characters): shorten the results folder or TMPDIR.",
+              file=sys.stderr, flush=True)
         return 2
+    if short_dir is not None:
+        LOG.info("run folder too deep for Unix socket paths: PyTriton workspace in %s (removed at stop)",
+                 workspace)
     predictor = load_predictor()  # load (and fail) before any port opens
     LOG.info("predictor loaded from %s with %d thread(s)", predictor.model_dir, predictor.threads)
 
@@ -204,8 +208,33 @@ def main(argv: list[str] | None = None) -> int:
             if thread is not threading.current_thread() and not thread.daemon:
                 thread.join(timeout=15)
         remove_backend_shm()
+        if short_dir is not None:
+            shutil.rmtree(short_dir, ignore_errors=True)
     LOG.info("Triton stopped")
     return 0 if ready.is_set() and signalled.is_set() else 1
+
+
+def socket_fits(workspace: pathlib.Path) -> bool:
+    return len(str(workspace / f"{MODEL_NAME}_0_0-server.sock")) <= UNIX_SOCKET_PATH_MAX
+
+
+def choose_workspace(run_dir: pathlib.Path) -> tuple[pathlib.Path | None, pathlib.Path | None]:
+    """PyTriton's workspace (model store, ZeroMQ sockets) and, when it had to move, the folder to remove.
+
+    It belongs in the run folder; but a deep run folder (a clone in a long path, the tuning layout)
+    makes the socket paths longer than Unix allows (PyTriton resolves symlinks, so the launcher's short
+    link does not help), and then it goes to a private folder in /tmp (mode 700), which the stop removes.
+    """
+    workspace = run_dir / "pytriton"
+    if socket_fits(workspace):
+        return workspace, None
+    # /tmp itself: TMPDIR is the launcher's short link into the run folder, which PyTriton resolves
+    system_tmp = "/tmp" if os.path.isdir("/tmp") else None
+    short_dir = pathlib.Path(tempfile.mkdtemp(prefix="sb-triton-", dir=system_tmp))
+    if socket_fits(short_dir / "ws"):
+        return short_dir / "ws", short_dir
+    shutil.rmtree(short_dir, ignore_errors=True)
+    return None, None
 
 
 def remove_backend_shm() -> None:
