@@ -1,6 +1,7 @@
 """A bounded configuration search that earns each framework's ``tuned`` preset by measurement.
 
-Candidates cross workers (or replicas) with batching off and on at a few batch sizes and delays;
+Candidates are the framework's defaults, then workers (or replicas) crossed with batching off and on at a
+few batch sizes and delays;
 each candidate the framework accepts is benchmarked with the short ``tune`` profile (start, parity
 gate, SLO search) until the time budget is spent. The candidate with the highest throughput at the
 SLO wins; the whole search table is kept in ``results/tuning/<id>/tuning.json`` and the winner is
@@ -35,18 +36,28 @@ TUNE_PROFILE = Profile(
 
 
 def candidates(adapter: Adapter, cpus: int) -> list[Tunables]:
-    """Every configuration of the grid the adapter accepts, simplest first."""
-    grid = []
+    """The framework's own defaults first, then every configuration of the grid it accepts.
+
+    Each candidate is the default preset with the grid's knobs set (what ``make bench`` runs for those
+    overrides), so a framework's extra knobs keep their defaults and equal configurations run once.
+    """
+    default = adapter.presets()["default"].tunables
+    grid = [default]
     for workers in sorted({1, cpus, 2 * cpus}):
         grid.append(Tunables(workers=workers))
         grid += [Tunables(workers=workers, max_batch_size=b, max_batch_delay_ms=d) for b, d in BATCH_CHOICES]
-    accepted = []
+    accepted, seen = [], set()
     for tunables in grid:
+        effective = replace(default, **asdict(tunables))
+        key = json.dumps(asdict(effective), sort_keys=True)
+        if key in seen:
+            continue
         try:
-            adapter.validate(tunables)
+            adapter.validate(effective)
         except ValueError:
             continue
-        accepted.append(tunables)
+        seen.add(key)
+        accepted.append(effective)
     return accepted
 
 
@@ -92,6 +103,7 @@ def tune(adapter: Adapter, base: BenchConfig, model_dir: Path, budget_s: float, 
         "slo_p99_ms": base.slo_p99_ms,
         "server_cpus": list(base.server_cpus),
         "candidates_total": len(grid),
+        "default_tunables": asdict(grid[0]) if grid else None,
         "table": table,
         "best": best,
     }
@@ -104,7 +116,8 @@ def write_tuned_preset(adapter: Adapter, result: dict) -> Path | None:
     best = result.get("best")
     if not best:
         return None
-    default = next((r for r in result["table"] if r["tunables"] == asdict(Tunables())), None)
+    default_tunables = result.get("default_tunables") or asdict(adapter.presets()["default"].tunables)
+    default = next((r for r in result["table"] if r["tunables"] == default_tunables), None)
     path = adapter.folder / TUNED_FILE
     path.write_text(json.dumps({
         "tunables": best["tunables"],

@@ -40,3 +40,34 @@ def test_earned_preset_replaces_the_hand_chosen_one(tmp_path, monkeypatch):
     assert "61.5 req/s" in tuned.note and "50.0 for the defaults" in tuned.note
     tunables, note = resolve_tunables(adapter, "tuned", {"workers": 1})
     assert tunables == Tunables() and "overridden" in note
+
+
+def test_grid_starts_with_the_framework_defaults_and_runs_each_configuration_once():
+    for name in ("triton", "torchserve", "seldon", "baseline"):
+        adapter = load_adapter(name)
+        grid = candidates(adapter, cpus=1)
+        assert grid[0] == adapter.presets()["default"].tunables, name
+        keys = [json.dumps(t.as_dict(), sort_keys=True) for t in grid]
+        assert len(keys) == len(set(keys)), name
+    triton = candidates(load_adapter("triton"), cpus=1)
+    assert triton[0].max_batch_size == 4  # PyTriton's default, measured as such, not as batch size 1
+    assert any(t.max_batch_size == 1 for t in triton)
+
+
+def test_the_default_row_is_the_framework_default(tmp_path, monkeypatch):
+    adapter = load_adapter("triton")
+    monkeypatch.setattr(type(adapter), "folder", property(lambda self: tmp_path))
+    default = adapter.presets()["default"].tunables.as_dict()
+    batch1, batch16 = {**default, "max_batch_size": 1}, {**default, "max_batch_size": 16}
+    result = {
+        "table": [
+            {"tunables": batch1, "throughput_at_slo_rps": 60.0, "status": "complete"},
+            {"tunables": default, "throughput_at_slo_rps": 90.0, "status": "complete"},
+            {"tunables": batch16, "throughput_at_slo_rps": 150.0, "status": "complete"},
+        ],
+        "candidates_total": 3, "slo_p99_ms": 100.0, "server_cpus": [0], "date": "20261130T000000Z",
+        "default_tunables": default,
+    }
+    result["best"] = result["table"][2]
+    write_tuned_preset(adapter, result)
+    assert json.loads((tmp_path / TUNED_FILE).read_text())["default_throughput_at_slo_rps"] == 90.0
