@@ -82,6 +82,17 @@ def status_counts(samples: np.ndarray) -> dict[str, int]:
     return {str(int(v)): int(n) for v, n in zip(values, counts, strict=True)}
 
 
+def covered_s(samples: np.ndarray, start: float, end: float) -> float:
+    """How much of [start, end) the load covered, up to its last completed request.
+
+    When the request budget ran out, throughput over the full window would be too low; divide by this
+    instead (only then: a server that stalled at the end must not shorten its own window)."""
+    if samples.size == 0:
+        return end - start
+    last_done = float(np.max(samples[:, 0] + samples[:, 1] / 1000.0))
+    return max(0.0, min(end, last_done) - start)
+
+
 def summarize(window: np.ndarray, duration_s: float) -> LatencySummary:
     """Throughput counts successful responses; percentiles are of successful requests only."""
     ok_lat = ok_latencies(window)

@@ -66,13 +66,18 @@ def closed_step(ctx: StepContext, users: int, warmup_s: float, measure_s: float,
                         distribution=ctx.distribution)
     start = result.test_start + warmup_s
     window = stats.in_window(result.samples, start, start + measure_s)
-    summary = stats.summarize(window, measure_s)
+    # only a spent request budget ends the load early; a stalled server must not shrink the window
+    budget_spent = result.samples.shape[0] >= max_requests
+    covered = stats.covered_s(result.samples, start, start + measure_s) if budget_spent else measure_s
+    summary = stats.summarize(window, covered if covered > 0 else measure_s)
     resources = _resources(ctx, before, result)
     return {
         "mode": "closed",
         "users": users,
         "window_start": start,
         "window_end": start + measure_s,
+        "window_covered_s": round(covered, 3),
+        "request_budget_spent": budget_spent,
         "samples_file": str(Path("load") / f"{name}.samples.npy"),
         **summary.as_dict(),
         "status_counts": stats.status_counts(window),

@@ -58,3 +58,10 @@ def test_hdr_histogram_round_trips_within_its_precision():
 def test_cdf_points_end_at_one():
     x, y = stats.cdf_points(np.arange(1, 1001, dtype=float), points=50)
     assert y[-1] == 1.0 and x[-1] == 1000.0 and np.all(np.diff(x) >= 0)
+
+
+def test_covered_time_ends_at_the_last_completion_or_the_window():
+    samples = np.array([[10.0, 100.0, 200], [10.5, 100.0, 200], [11.0, 500.0, 200]])
+    assert stats.covered_s(samples, 10.0, 20.0) == pytest.approx(1.5)  # the load ended at 11.5
+    assert stats.covered_s(samples, 10.0, 11.2) == pytest.approx(1.2)  # it outlasted the window
+    assert stats.covered_s(samples[:0], 10.0, 20.0) == 10.0
