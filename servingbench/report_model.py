@@ -28,6 +28,10 @@ def _num(value: Any) -> float | None:
     return out if math.isfinite(out) else None
 
 
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def _dict(value: Any) -> dict:
     return value if isinstance(value, dict) else {}
 
@@ -96,6 +100,8 @@ class RunView:
     parity_passed: bool | None
     tunables: dict
     repeats: int | None
+    repeats_passed: int | None
+    """How many of the SLO rate's repeats met the SLO themselves (the headline is their median)."""
     generator_limited: bool
     generator_ceiling: dict
     steps: list[dict] = field(default_factory=list)
@@ -342,6 +348,7 @@ def run_view(run: dict) -> RunView:
         parity_passed=parity.get("passed") if isinstance(parity.get("passed"), bool) else None,
         tunables=_dict(run.get("tunables")),
         repeats=repeats if isinstance(repeats, int) and not isinstance(repeats, bool) else None,
+        repeats_passed=_int(_dict(run.get("slo_search")).get("repeats_passed")),
         generator_limited=bool(summary.get("any_generator_limited")),
         generator_ceiling=_dict(run.get("generator_ceiling")),
         steps=steps,

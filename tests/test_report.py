@@ -258,3 +258,12 @@ def test_frameworks_are_called_different_only_beyond_their_spread(tmp_path):
     assert rows[3].versus_next is None
     index = write_reports(tmp_path, tmp_path / "reports")[-1].read_text()
     assert "tied with #2: spreads overlap" in index
+
+
+def test_a_headline_whose_repeats_missed_the_slo_says_so(tmp_path):
+    for name, tput, spread, passed in (("alpha", 18.7, [16.2, 18.8], 2), ("beta", 50.0, [49.0, 51.0], 3)):
+        write_run(tmp_path, name, samples=False, tput=tput,
+                  summary_extra={"throughput_at_slo_spread": spread},
+                  extra={"slo_search": {"repeats": 3, "repeats_passed": passed}})
+    index = write_reports(tmp_path, tmp_path / "reports")[-1].read_text()
+    assert index.count("data-repeats-missed") == 1 and "SLO met in 2 of 3 repeats" in index
