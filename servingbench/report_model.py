@@ -347,7 +347,7 @@ def run_view(run: dict) -> RunView:
         overhead_throughput_fraction=tp_fraction,
         parity_passed=parity.get("passed") if isinstance(parity.get("passed"), bool) else None,
         tunables=_dict(run.get("tunables")),
-        repeats=repeats if isinstance(repeats, int) and not isinstance(repeats, bool) else None,
+        repeats=_int(repeats),
         repeats_passed=_int(_dict(run.get("slo_search")).get("repeats_passed")),
         generator_limited=bool(summary.get("any_generator_limited")),
         generator_ceiling=_dict(run.get("generator_ceiling")),
