@@ -103,7 +103,7 @@ def tune(adapter: Adapter, base: BenchConfig, model_dir: Path, budget_s: float, 
         "slo_p99_ms": base.slo_p99_ms,
         "server_cpus": list(base.server_cpus),
         "candidates_total": len(grid),
-        "default_tunables": asdict(grid[0]) if grid else None,
+        "default_tunables": asdict(adapter.presets()["default"].tunables),
         "table": table,
         "best": best,
     }
