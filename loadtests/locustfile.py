@@ -1,6 +1,6 @@
 """Locust load for one framework: its native requests, closed or open loop, raw latencies recorded.
 
-The harness (servingbench/loadrun.py) runs it with these options, which Locust forwards from a master to
+The harness (servingbench/load/locust.py) runs it with these options, which Locust forwards from a master to
 its workers, so a worker on another machine needs nothing but the master's address:
   --sb-requests      JSON file of pre-encoded native requests (from the adapter's codec), replayed in order
                      so the generator does no encoding work; a master sends them to its workers
@@ -37,7 +37,7 @@ from locust import FastHttpUser, constant, events, task
 from locust.runners import MasterRunner, WorkerRunner
 
 from servingbench.adapter import HttpRequest
-from servingbench.loadrun import decode_requests, read_request_rows
+from servingbench.load.locust import decode_requests, read_request_rows
 
 CHUNK = 5000
 SAMPLES: list[tuple] = []

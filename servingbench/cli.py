@@ -9,11 +9,11 @@ from pathlib import Path
 
 from servingbench.cpusets import format_cpus, parse_cpus, split_cpus
 from servingbench.frameworks import UnknownFramework, available, load_adapter
-from servingbench.launcher import LaunchError
-from servingbench.loadrun import Distribution
+from servingbench.load.locust import Distribution
 from servingbench.presets import presets_of
 from servingbench.profiles import PROFILES, get_profile
 from servingbench.results import results_root
+from servingbench.servers.local import LaunchError
 
 DEFAULT_SLO_P99_MS = 100.0
 """p99 latency objective for one short review on one CPU (single requests take ~5 ms in-process)."""
@@ -121,8 +121,8 @@ def add_common(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from servingbench.bench import BenchConfig
     from servingbench.compare import compare, summary_table
+    from servingbench.run import BenchConfig
 
     try:
         names = available() if args.frameworks == "all" else [n.strip() for n in args.frameworks.split(",")]
@@ -151,7 +151,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print()
     print(summary_table(runs))
     if not args.no_report:
-        from servingbench.report import write_reports
+        from servingbench.report.pages import write_reports
 
         written = write_reports(base.results_root)
         print(f"\nreport: {written[-1]}")
@@ -161,7 +161,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
-    from servingbench.bench import BenchConfig
+    from servingbench.run import BenchConfig
     from servingbench.tuning import TUNE_PROFILE, tune, write_tuned_preset
     from shared_model.cache import ensure_model
 
@@ -190,7 +190,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from servingbench.bench import BenchConfig, run_bench
+    from servingbench.run import BenchConfig, run_bench
 
     try:
         adapter = load_adapter(args.framework)
@@ -198,7 +198,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         server_cpus, loadgen_cpus = split_cpus(args.server_cpus, args.loadgen_cpus)
         dist = distribution(args)
         if args.launch == "docker":
-            from servingbench.docker_launch import connect
+            from servingbench.servers.docker import connect
 
             connect()  # fail before any work when no daemon answers
     except (UnknownFramework, ValueError, LaunchError) as exc:
@@ -243,7 +243,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     record = load_run(run_dir) or {}
     if not args.no_report:
-        from servingbench.report import write_reports
+        from servingbench.report.pages import write_reports
 
         index = write_reports(config.results_root)[-1]
         print(f"report: {index.parent / 'runs' / (run_dir.name + '.html')} (all runs: {index})")
@@ -264,7 +264,7 @@ def cmd_list() -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from servingbench.report import write_reports
+    from servingbench.report.pages import write_reports
 
     written = write_reports(args.results or results_root(), args.out)
     print(f"report: {written[-1]} ({len(written) - 1} run pages)")
@@ -282,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "tune":
         return cmd_tune(args)
     if args.command == "loadgen-worker":
-        from servingbench.loadrun import serve_as_workers
+        from servingbench.load.locust import serve_as_workers
 
         return serve_as_workers(args.master, args.processes, parse_cpus(args.cpus) if args.cpus else None)
     return cmd_report(args)

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from servingbench.bench import BenchConfig, run_bench
 from servingbench.results import load_run
+from servingbench.run import BenchConfig, run_bench
 
 COLUMNS = [
     ("framework", "{}"), ("preset", "{}"), ("status", "{}"), ("req/s@SLO", "{:.1f}"),

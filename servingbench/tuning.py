@@ -18,10 +18,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from servingbench.adapter import Adapter, Tunables
-from servingbench.bench import BenchConfig, run_bench
 from servingbench.presets import TUNED_FILE
 from servingbench.profiles import Profile
 from servingbench.results import load_run
+from servingbench.run import BenchConfig, run_bench
 
 TABLE_COLUMNS = ("tunables", "status", "throughput_at_slo_rps", "p99_ms_at_fixed_load")
 BATCH_CHOICES: tuple[tuple[int, float], ...] = ((16, 0.0), (8, 2.0), (16, 5.0), (32, 10.0))

@@ -29,7 +29,7 @@ def test_bad_arguments_exit_2_with_a_clear_message(argv, message, capsys):
 
 
 def test_docker_launch_without_a_daemon_is_a_clear_error(capsys, monkeypatch):
-    from servingbench import docker_launch
+    from servingbench.servers import docker as docker_launch
 
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
     try:

@@ -12,10 +12,10 @@ import os
 
 import pytest
 
-from servingbench import stats
-from servingbench.ceiling import start_noop, stop_noop
 from servingbench.cpusets import split_cpus
-from servingbench.loadrun import read_requests, run_locust, run_open_loop
+from servingbench.load.ceiling import start_noop, stop_noop
+from servingbench.load.locust import read_requests, run_locust, run_open_loop
+from servingbench.measure import stats
 
 pytestmark = [pytest.mark.slow]
 STALL_EVERY, STALL_FOR = 4.0, 1.0

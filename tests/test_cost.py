@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from servingbench.cost import cost_per_million, load_prices, matching_instance
+from servingbench.measure.cost import cost_per_million, load_prices, matching_instance
 
 
 def test_price_table_is_complete_and_dated():

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from servingbench import docker_launch as dl
 from servingbench.envs import REPO
 from servingbench.frameworks import FRAMEWORKS_DIR, load_adapter
+from servingbench.servers import docker as dl
 
 DEPLOY = REPO / "deploy"
 COMPOSE = DEPLOY / "docker-compose.yml"

@@ -14,9 +14,9 @@ import docker
 import pytest
 from docker.models.containers import _create_container_args
 
-from servingbench import docker_launch as dl
 from servingbench.adapter import Tunables
 from servingbench.frameworks import FRAMEWORKS_DIR, load_adapter
+from servingbench.servers import docker as dl
 
 FRAMEWORKS = sorted(p.name for p in FRAMEWORKS_DIR.iterdir() if p.is_dir() and p.name[0] not in "._")
 NO_SOCKET = "unix:///nonexistent/servingbench-test/docker.sock"

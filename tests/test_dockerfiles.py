@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from servingbench.docker_launch import dockerfile_instructions, exposed_ports
 from servingbench.envs import REPO
 from servingbench.frameworks import FRAMEWORKS_DIR, load_adapter
+from servingbench.servers.docker import dockerfile_instructions, exposed_ports
 
 FRAMEWORKS = sorted(p.name for p in FRAMEWORKS_DIR.iterdir() if p.is_dir() and p.name[0] not in "._")
 LOOPBACK = ("127.0.0.1", "localhost")

@@ -14,9 +14,9 @@ import numpy as np
 import psutil
 import pytest
 
-from servingbench import stats
 from servingbench.envs import REPO
-from servingbench.procs import listening_on
+from servingbench.measure import stats
+from servingbench.servers.procs import listening_on
 
 pytestmark = [pytest.mark.slow]
 

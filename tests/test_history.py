@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from servingbench import history
-from servingbench.history import judge
-from servingbench.report_model import run_view
+from servingbench.report import history
+from servingbench.report.history import judge
+from servingbench.report.model import run_view
 from servingbench.results import list_runs
 from tests.test_report_data import write_run
 

@@ -8,7 +8,7 @@ import time
 
 import psutil
 
-from servingbench.procs import ProcessTree, listening_on
+from servingbench.servers.procs import ProcessTree, listening_on
 
 # A parent that ignores SIGTERM, with a child that escapes the process group (setsid) and listens.
 SCRIPT = r"""

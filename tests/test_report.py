@@ -8,10 +8,10 @@ import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
-from servingbench.report import write_reports, write_run_report
-from servingbench.report_compare import compare
-from servingbench.report_markdown import summary_markdown
-from servingbench.report_model import run_view
+from servingbench.report.comparison import compare
+from servingbench.report.markdown import summary_markdown
+from servingbench.report.model import run_view
+from servingbench.report.pages import write_reports, write_run_report
 from servingbench.results import list_runs
 from tests.test_report_data import write_run
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from servingbench.report_format import fmt
+from servingbench.report.format import fmt
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from servingbench.slo_search import Probe, passes, search, seed_for
+from servingbench.measure.slo_search import Probe, passes, search, seed_for
 
 
 def server_with_capacity(capacity: float, calls: list):

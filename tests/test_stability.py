@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from servingbench.stability import MIN_PER_WINDOW, stability
+from servingbench.measure.stability import MIN_PER_WINDOW, stability
 
 
 def steady(rate: float, seconds: float, latency_ms: float, jitter: float = 0.0, seed: int = 1) -> np.ndarray:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from hdrh.histogram import HdrHistogram
 
-from servingbench import stats
+from servingbench.measure import stats
 
 
 def samples(latencies_ms, status=200, start=100.0, spacing=0.01):

@@ -4,7 +4,7 @@ actionlint (with shellcheck on every `run:` script) must report nothing. The str
 functions returning problems, so that the tests below can also prove that they catch a broken copy:
 CI runs the README's `make test`; the nightly benchmarks exactly the folders under frameworks/ (adding a
 framework without adding it to the nightly fails here), publishes the report to Pages and fails on the
-key of regressions.json that servingbench.history writes.
+key of regressions.json that servingbench.report.history writes.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from servingbench import history
 from servingbench.envs import REPO
 from servingbench.frameworks import FRAMEWORKS_DIR
+from servingbench.report import history
 
 WORKFLOWS = REPO / ".github" / "workflows"
 CI, NIGHTLY = WORKFLOWS / "ci.yml", WORKFLOWS / "nightly.yml"

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from servingbench.adapter import Adapter, HttpRequest, ProtocolError
-from servingbench.launcher import Server
-from servingbench.parity import check_parity, eval_set, reference_predictions
+from servingbench.measure.parity import check_parity, eval_set, reference_predictions
+from servingbench.servers.local import Server
 
 PROBE = "An absolutely wonderful film, I loved every minute of it."
 

@@ -9,8 +9,8 @@ import pytest
 
 from servingbench.adapter import Tunables
 from servingbench.frameworks import load_adapter
-from servingbench.launcher import LaunchError, PortInUse, ServerDied, launched
-from servingbench.procs import listening_on
+from servingbench.servers.local import LaunchError, PortInUse, ServerDied, launched
+from servingbench.servers.procs import listening_on
 from tests.integration.checks import assert_parity, assert_rejects_bad_input
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]

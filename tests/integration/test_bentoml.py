@@ -6,8 +6,8 @@ import pytest
 
 from servingbench.adapter import Tunables
 from servingbench.frameworks import load_adapter
-from servingbench.launcher import ServerDied, launched
-from servingbench.procs import listening_on, listening_ports
+from servingbench.servers.local import ServerDied, launched
+from servingbench.servers.procs import listening_on, listening_ports
 from tests.integration.checks import PROBE, assert_parity, assert_rejects_bad_input
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]

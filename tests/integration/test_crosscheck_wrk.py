@@ -22,13 +22,13 @@ from pathlib import Path
 
 import pytest
 
-from servingbench import stats
 from servingbench.adapter import Tunables
-from servingbench.ceiling import start_noop, stop_noop
 from servingbench.cpusets import split_cpus
 from servingbench.frameworks import load_adapter
-from servingbench.launcher import launched
-from servingbench.loadrun import run_locust, write_requests
+from servingbench.load.ceiling import start_noop, stop_noop
+from servingbench.load.locust import run_locust, write_requests
+from servingbench.measure import stats
+from servingbench.servers.local import launched
 
 pytestmark = [
     pytest.mark.slow,

@@ -16,8 +16,8 @@ import pytest
 
 from servingbench.adapter import Tunables
 from servingbench.frameworks import available, load_adapter
-from servingbench.launcher import launched
-from servingbench.parity import reference_predictions
+from servingbench.measure.parity import reference_predictions
+from servingbench.servers.local import launched
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 TEXT = "A warm, funny and beautifully acted film."

@@ -10,9 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from servingbench.frameworks import load_adapter
-from servingbench.launcher import Server, framework_python, launched
-from servingbench.parity import eval_set, reference_predictions
-from servingbench.procs import listening_on
+from servingbench.measure.parity import eval_set, reference_predictions
+from servingbench.servers.local import Server, framework_python, launched
+from servingbench.servers.procs import listening_on
 from tests.integration.checks import PROBE, assert_parity, assert_rejects_bad_input
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]

@@ -8,8 +8,8 @@ import psutil
 import pytest
 
 from servingbench.frameworks import load_adapter
-from servingbench.launcher import launched
-from servingbench.procs import listening_on
+from servingbench.servers.local import launched
+from servingbench.servers.procs import listening_on
 from tests.integration.checks import assert_parity, assert_rejects_bad_input
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]

@@ -13,14 +13,14 @@ import psutil
 import pytest
 
 from servingbench.adapter import Tunables
-from servingbench.bench import BenchConfig, run_bench
-from servingbench.ceiling import start_noop, stop_noop
 from servingbench.cpusets import split_cpus
 from servingbench.envs import REPO
 from servingbench.frameworks import load_adapter
-from servingbench.launcher import free_port, launched
-from servingbench.loadrun import Distribution, run_locust, run_open_loop
+from servingbench.load.ceiling import start_noop, stop_noop
+from servingbench.load.locust import Distribution, run_locust, run_open_loop
 from servingbench.profiles import Profile
+from servingbench.run import BenchConfig, run_bench
+from servingbench.servers.local import free_port, launched
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 

@@ -7,9 +7,9 @@ import os
 import pytest
 
 from servingbench.frameworks import load_adapter
-from servingbench.launcher import launched
-from servingbench.parity import reference_predictions
-from servingbench.procs import listening_on
+from servingbench.measure.parity import reference_predictions
+from servingbench.servers.local import launched
+from servingbench.servers.procs import listening_on
 from tests.integration.checks import assert_parity, assert_rejects_bad_input
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]

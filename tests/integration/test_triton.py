@@ -17,9 +17,9 @@ import pytest
 from servingbench.adapter import Tunables
 from servingbench.envs import REPO
 from servingbench.frameworks import load_adapter
-from servingbench.launcher import framework_python, free_port, launched
-from servingbench.parity import eval_set, reference_predictions
-from servingbench.procs import listening_on
+from servingbench.measure.parity import eval_set, reference_predictions
+from servingbench.servers.local import framework_python, free_port, launched
+from servingbench.servers.procs import listening_on
 from tests.integration.checks import assert_parity, assert_rejects_bad_input
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]

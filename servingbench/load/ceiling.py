@@ -12,11 +12,11 @@ import sys
 import time
 from pathlib import Path
 
-from servingbench import stats
 from servingbench.envs import REPO
-from servingbench.launcher import HOST, free_port
-from servingbench.loadrun import GENERATOR_SATURATED, Distribution, run_locust
-from servingbench.procs import ProcessTree
+from servingbench.load.locust import GENERATOR_SATURATED, Distribution, run_locust
+from servingbench.measure import stats
+from servingbench.servers.local import HOST, free_port
+from servingbench.servers.procs import ProcessTree
 
 
 def start_noop(cpus: tuple[int, ...], log_path: Path, stall_every: float = 0.0,
@@ -27,7 +27,7 @@ def start_noop(cpus: tuple[int, ...], log_path: Path, stall_every: float = 0.0,
     port = free_port()
     log = open(log_path, "wb")  # noqa: SIM115 - the server owns it for its lifetime
     proc = subprocess.Popen(
-        [sys.executable, "-m", "servingbench.noop_server", "--port", str(port),
+        [sys.executable, "-m", "servingbench.load.noop_server", "--port", str(port),
          "--stall-every", str(stall_every), "--stall-for", str(stall_for), "--service-ms", str(service_ms)],
         cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)), stdout=log, stderr=subprocess.STDOUT,
         start_new_session=True, preexec_fn=lambda: os.sched_setaffinity(0, cpus),

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from servingbench.history import RULE_TEXT, Verdict
-from servingbench.report_compare import Comparison
-from servingbench.report_format import fmt, fmt_pct, fmt_signed, fmt_spread
+from servingbench.report.comparison import Comparison
+from servingbench.report.format import fmt, fmt_pct, fmt_signed, fmt_spread
+from servingbench.report.history import RULE_TEXT, Verdict
 
 
 def _cell(text: str) -> str:

@@ -22,7 +22,7 @@ def measure(model_dir: Path, threads: int, seconds: float, batch: int = 32) -> d
     import numpy as np
 
     from loadtests.corpus import request_texts
-    from servingbench.stats import exact_percentiles
+    from servingbench.measure.stats import exact_percentiles
     from shared_model.predictor import Predictor
 
     predictor = Predictor(model_dir, threads=threads)
@@ -66,7 +66,7 @@ def run_reference(model_dir: Path, threads: int, cpus: tuple[int, ...], seconds:
     """Run :func:`measure` in a subprocess pinned to ``cpus``; returns and writes its result."""
     env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS=str(threads))
     subprocess.run(
-        [sys.executable, "-m", "servingbench.reference", "--model-dir", str(model_dir),
+        [sys.executable, "-m", "servingbench.measure.reference", "--model-dir", str(model_dir),
          "--threads", str(threads), "--seconds", str(seconds), "--out", str(out)],
         env=env, check=True, cwd=REPO, preexec_fn=lambda: os.sched_setaffinity(0, cpus),
     )

@@ -8,7 +8,7 @@ the server behaviour that exposes coordinated omission in closed-loop load gener
 ``--service-ms`` every request takes that long without using the CPU (an asyncio sleep): a server whose
 true latency is known, against which two load tools can be checked whatever else the machine is doing.
 
-Run (harness env): ``python -m servingbench.noop_server --port P [--stall-every 3 --stall-for 1]
+Run (harness env): ``python -m servingbench.load.noop_server --port P [--stall-every 3 --stall-for 1]
 [--service-ms 10]``.
 """
 

@@ -11,7 +11,7 @@ import itertools
 
 import numpy as np
 
-from servingbench import stats
+from servingbench.measure import stats
 
 THROUGHPUT_SPREAD = 0.10
 P99_SPREAD = 0.25

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from servingbench.adapter import Adapter, HttpRequest, Prediction
-from servingbench.launcher import LaunchError, http_send
+from servingbench.servers.local import LaunchError, http_send
 
 
 @dataclass

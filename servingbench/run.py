@@ -22,12 +22,21 @@ import numpy as np
 
 from loadtests.corpus import request_texts
 from servingbench.adapter import Adapter, Tunables
-from servingbench.ceiling import measure_ceiling
-from servingbench.cost import cost_per_million
 from servingbench.cpusets import format_cpus
 from servingbench.envs import REPO
 from servingbench.frameworks import load_adapter
-from servingbench.launcher import (
+from servingbench.load.ceiling import measure_ceiling
+from servingbench.load.locust import Distribution, LoadError, run_locust, write_requests
+from servingbench.load.steps import StepContext, closed_step, open_step
+from servingbench.measure.cost import cost_per_million
+from servingbench.measure.monitor import TreeMonitor
+from servingbench.measure.parity import check_parity, eval_set, reference_predictions
+from servingbench.measure.reference import run_reference
+from servingbench.measure.slo_search import Probe, passes, search, seed_for
+from servingbench.presets import earned_evidence, resolve_tunables
+from servingbench.profiles import Profile
+from servingbench.results import RunWriter
+from servingbench.servers.local import (
     LaunchError,
     Server,
     ServerDied,
@@ -36,16 +45,7 @@ from servingbench.launcher import (
     launched,
     log_tail,
 )
-from servingbench.loadrun import Distribution, LoadError, run_locust, write_requests
-from servingbench.monitor import TreeMonitor
-from servingbench.parity import check_parity, eval_set, reference_predictions
-from servingbench.presets import earned_evidence, resolve_tunables
-from servingbench.profiles import Profile
-from servingbench.reference import run_reference
-from servingbench.remote import RemoteServer
-from servingbench.results import RunWriter
-from servingbench.slo_search import Probe, passes, search, seed_for
-from servingbench.steps import StepContext, closed_step, open_step
+from servingbench.servers.remote import RemoteServer
 
 IDLE_SECONDS = 3.0
 
@@ -259,7 +259,7 @@ def _measure_unmonitored(server: RemoteServer, config: BenchConfig, model_dir: P
 def _run_docker(config: BenchConfig, adapter: Adapter, tunables: Tunables, model_dir: Path,
                 writer: RunWriter, progress: Progress) -> Path:
     """The framework's own image on the same CPU set and memory budget, benchmarked the same way."""
-    from servingbench import docker_launch
+    from servingbench.servers import docker as docker_launch
 
     record = writer.record
     client = docker_launch.connect()  # raises NoDockerDaemon with a clear message

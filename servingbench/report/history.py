@@ -12,7 +12,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import asdict, dataclass
 
-from servingbench.report_model import RunView
+from servingbench.report.model import RunView
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 
-from servingbench.report_model import RunView
+from servingbench.report.model import RunView
 
 
 @dataclass

@@ -25,7 +25,7 @@ from typing import Any
 
 from servingbench.adapter import Adapter, Tunables
 from servingbench.envs import REPO, requirement_lines
-from servingbench.launcher import HOST, LaunchError
+from servingbench.servers.local import HOST, LaunchError
 
 IMAGE_REPOSITORY = "servingbench"
 """Images are ``servingbench/<framework>:<content hash>`` (deploy/ refers to ``servingbench/<framework>``)."""

@@ -18,12 +18,13 @@ from pathlib import Path
 import numpy as np
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from servingbench import history, plots, stats
-from servingbench.history import METRICS
-from servingbench.report_compare import Comparison, compare
-from servingbench.report_format import fmt, fmt_pct, fmt_signed, fmt_spread
-from servingbench.report_markdown import summary_markdown
-from servingbench.report_model import RunView, run_view
+from servingbench.measure import stats
+from servingbench.report import history, plots
+from servingbench.report.comparison import Comparison, compare
+from servingbench.report.format import fmt, fmt_pct, fmt_signed, fmt_spread
+from servingbench.report.history import METRICS
+from servingbench.report.markdown import summary_markdown
+from servingbench.report.model import RunView, run_view
 from servingbench.results import list_runs, load_run
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -139,8 +140,7 @@ def write_run_report(run_dir: Path, index_href: str | None = "../../reports/inde
 def _code_mtime() -> float:
     """Newest change to the code that renders a run page: a page older than this is stale."""
     here = Path(__file__).resolve().parent
-    sources = [*TEMPLATES.glob("*.j2"), here / "report.py", here / "report_model.py", here / "plots.py",
-               here / "report_format.py"]
+    sources = [*TEMPLATES.glob("*.j2"), *here.glob("*.py")]
     return max(p.stat().st_mtime for p in sources if p.exists())
 
 

@@ -14,8 +14,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from servingbench.adapter import Prediction
+from servingbench.envs import REPO
 
-EVAL_SET = Path(__file__).resolve().parent.parent / "shared_model" / "eval" / "sentences.csv"
+EVAL_SET = REPO / "shared_model" / "eval" / "sentences.csv"
 SCORE_TOLERANCE = 1e-4
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import psutil
 
-from servingbench.procs import ProcessTree
+from servingbench.servers.procs import ProcessTree
 
 
 @dataclass(frozen=True)

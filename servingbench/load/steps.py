@@ -13,12 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from servingbench import stats
-from servingbench.launcher import Server
-from servingbench.loadrun import GENERATOR_SATURATED, Distribution, LoadResult, run_locust, run_open_loop
-from servingbench.monitor import Sample, TreeMonitor
-from servingbench.remote import RemoteServer
-from servingbench.stability import stability
+from servingbench.load.locust import GENERATOR_SATURATED, Distribution, LoadResult, run_locust, run_open_loop
+from servingbench.measure import stats
+from servingbench.measure.monitor import Sample, TreeMonitor
+from servingbench.measure.stability import stability
+from servingbench.servers.local import Server
+from servingbench.servers.remote import RemoteServer
 
 SEND_LAG_LIMIT_MS = 10.0
 """Open loop: if the generator's p99 send lag exceeds this, it could not keep the schedule."""

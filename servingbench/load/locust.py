@@ -85,7 +85,7 @@ class Distribution:
         if not port.isdigit():
             raise ValueError(f"LOADGEN_MASTER must be host:port, got {self.bind!r}")
         if int(port) == 0:
-            from servingbench.launcher import free_port
+            from servingbench.servers.local import free_port
 
             return host or "127.0.0.1", free_port()
         return host or "127.0.0.1", int(port)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from servingbench.adapter import Adapter, HttpRequest, LaunchSpec, Prediction, Tunables
 from servingbench.envs import REPO, ensure_env
-from servingbench.procs import ProcessTree, describe, listening_on
+from servingbench.servers.procs import ProcessTree, describe, listening_on
 
 HOST = "127.0.0.1"
 
