@@ -156,8 +156,12 @@ class Adapter(ABC):
         """A request that only succeeds once the model answers (default: a real prediction)."""
         return self.encode(["readiness probe: the model answers"])
 
-    def check_ready(self, status: int, body: bytes) -> bool:
-        """True when the readiness request's answer proves the model is loaded."""
+    def check_ready(self, status: int, body: bytes, spec: LaunchSpec | None = None) -> bool:
+        """True when the readiness request's answer proves the model is loaded.
+
+        ``spec`` is the launch of the server being checked (None for a remote target the harness did not
+        launch): an adapter reads what it needs from it instead of keeping state on its singleton.
+        """
         if status != 200:
             return False
         try:

@@ -13,7 +13,7 @@ from servingbench.load.locust import Distribution
 from servingbench.presets import presets_of
 from servingbench.profiles import PROFILES, get_profile
 from servingbench.results import results_root
-from servingbench.servers.local import LaunchError
+from servingbench.servers.errors import LaunchError
 
 DEFAULT_SLO_P99_MS = 100.0
 """p99 latency objective for one short review on one CPU (single requests take ~5 ms in-process)."""

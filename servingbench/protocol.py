@@ -19,7 +19,8 @@ from servingbench.measure.parity import check_parity, eval_set, reference_predic
 from servingbench.measure.slo_search import Probe, passes, search, seed_for
 from servingbench.profiles import Profile
 from servingbench.progress import Progress
-from servingbench.servers.local import Server, ServerDied, log_tail
+from servingbench.servers.errors import ServerDied
+from servingbench.servers.target import Target
 from servingbench.summary import summarize_run
 
 
@@ -27,7 +28,7 @@ class ParityFailed(RuntimeError):
     pass
 
 
-def run_parity_gate(server: Server, model_dir: Path, record: dict, progress: Progress) -> None:
+def run_parity_gate(server: Target, model_dir: Path, record: dict, progress: Progress) -> None:
     """The evaluation set through the native protocol; raises ParityFailed when it does not match."""
     progress("parity gate: evaluation sentences through the native protocol")
     items = eval_set()
@@ -144,8 +145,8 @@ def describe_step(step: dict) -> str:
     return ", ".join(parts)
 
 
-def check_alive(server: Server, when: str) -> None:
+def check_alive(server: Target, when: str) -> None:
     code = server.exited()
     if code is not None:
         raise ServerDied(f"{server.adapter.display_name} exited with code {code} during {when}.\n"
-                         f"Last lines of {server.log_path}:\n{log_tail(server.log_path)}")
+                         f"Last lines of its log:\n{server.log_tail()}")

@@ -158,8 +158,8 @@ class TorchServeAdapter(Adapter):
         return ServerCommand(argv, env=env, cwd=run)
 
     # -- readiness: a real prediction, then every configured worker READY ---------------------------
-    def check_ready(self, status: int, body: bytes) -> bool:
-        if not super().check_ready(status, body):
+    def check_ready(self, status: int, body: bytes, spec: LaunchSpec | None = None) -> bool:
+        if not super().check_ready(status, body, spec):
             return False
         management = self._management
         if management is None:

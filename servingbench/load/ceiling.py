@@ -15,8 +15,9 @@ from pathlib import Path
 from servingbench.envs import REPO
 from servingbench.load.locust import GENERATOR_SATURATED, Distribution, run_locust
 from servingbench.measure import stats
-from servingbench.servers.local import HOST, free_port
+from servingbench.servers.net import HOST, free_port
 from servingbench.servers.procs import ProcessTree
+from servingbench.servers.spawn import spawn_pinned
 
 
 def start_noop(cpus: tuple[int, ...], log_path: Path, stall_every: float = 0.0,
@@ -26,12 +27,9 @@ def start_noop(cpus: tuple[int, ...], log_path: Path, stall_every: float = 0.0,
 
     port = free_port()
     log = open(log_path, "wb")  # noqa: SIM115 - the server owns it for its lifetime
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "servingbench.load.noop_server", "--port", str(port),
-         "--stall-every", str(stall_every), "--stall-for", str(stall_for), "--service-ms", str(service_ms)],
-        cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)), stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True, preexec_fn=lambda: os.sched_setaffinity(0, cpus),
-    )
+    argv = [sys.executable, "-m", "servingbench.load.noop_server", "--port", str(port),
+            "--stall-every", str(stall_every), "--stall-for", str(stall_for), "--service-ms", str(service_ms)]
+    proc = spawn_pinned(argv, cpus=cpus, env=dict(os.environ, PYTHONPATH=str(REPO)), cwd=REPO, log=log)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:

@@ -25,6 +25,7 @@ import psutil
 
 from servingbench.adapter import Adapter, HttpRequest
 from servingbench.envs import REPO
+from servingbench.servers.spawn import spawn_pinned
 
 LOCUSTFILE = REPO / "loadtests" / "locustfile.py"
 GENERATOR_SATURATED = 0.90
@@ -85,7 +86,7 @@ class Distribution:
         if not port.isdigit():
             raise ValueError(f"LOADGEN_MASTER must be host:port, got {self.bind!r}")
         if int(port) == 0:
-            from servingbench.servers.local import free_port
+            from servingbench.servers.net import free_port
 
             return host or "127.0.0.1", free_port()
         return host or "127.0.0.1", int(port)
@@ -162,11 +163,7 @@ def run_locust(
     try:
         for argv, proc_env, log in commands:
             with open(log, "wb") as fh:
-                procs.append(subprocess.Popen(
-                    argv, env=proc_env, cwd=REPO, stdout=fh, stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL, start_new_session=True,
-                    preexec_fn=lambda: os.sched_setaffinity(0, cpus),
-                ))
+                procs.append(spawn_pinned(argv, cpus=cpus, env=proc_env, cwd=REPO, log=fh))
         handles = [psutil.Process(p.pid) for p in procs]
         limit = run_time_s + (210 if dist.distributed else 60)
         while procs[0].poll() is None:
@@ -252,8 +249,7 @@ def serve_as_workers(master: str, processes: int = 1, cpus: tuple[int, ...] | No
     env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1")
 
     def start() -> subprocess.Popen:
-        return subprocess.Popen(argv, env=env, cwd=REPO, start_new_session=True,
-                                preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
+        return spawn_pinned(argv, cpus=cpus, env=env, cwd=REPO)
 
     print(f"[loadgen-worker] {processes} Locust worker(s) for the master at {master}; Ctrl-C to stop",
           file=sys.stderr)

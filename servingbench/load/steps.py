@@ -17,8 +17,7 @@ from servingbench.load.locust import GENERATOR_SATURATED, Distribution, LoadResu
 from servingbench.measure import stats
 from servingbench.measure.monitor import Sample, TreeMonitor
 from servingbench.measure.stability import stability
-from servingbench.servers.local import Server
-from servingbench.servers.remote import RemoteServer
+from servingbench.servers.target import Target
 
 SEND_LAG_LIMIT_MS = 10.0
 """Open loop: if the generator's p99 send lag exceeds this, it could not keep the schedule."""
@@ -26,7 +25,7 @@ SEND_LAG_LIMIT_MS = 10.0
 
 @dataclass(frozen=True)
 class StepContext:
-    server: Server | RemoteServer
+    server: Target
     monitor: TreeMonitor | None
     requests_file: Path
     load_dir: Path

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from servingbench.envs import REPO
+from servingbench.servers.spawn import spawn_pinned
 
 
 def measure(model_dir: Path, threads: int, seconds: float, batch: int = 32) -> dict:
@@ -65,11 +66,11 @@ def measure(model_dir: Path, threads: int, seconds: float, batch: int = 32) -> d
 def run_reference(model_dir: Path, threads: int, cpus: tuple[int, ...], seconds: float, out: Path) -> dict:
     """Run :func:`measure` in a subprocess pinned to ``cpus``; returns and writes its result."""
     env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS=str(threads))
-    subprocess.run(
-        [sys.executable, "-m", "servingbench.measure.reference", "--model-dir", str(model_dir),
-         "--threads", str(threads), "--seconds", str(seconds), "--out", str(out)],
-        env=env, check=True, cwd=REPO, preexec_fn=lambda: os.sched_setaffinity(0, cpus),
-    )
+    argv = [sys.executable, "-m", "servingbench.measure.reference", "--model-dir", str(model_dir),
+            "--threads", str(threads), "--seconds", str(seconds), "--out", str(out)]
+    proc = spawn_pinned(argv, cpus=cpus, env=env, cwd=REPO)
+    if proc.wait() != 0:
+        raise subprocess.CalledProcessError(proc.returncode, argv)
     return json.loads(out.read_text())
 
 

@@ -25,7 +25,9 @@ from typing import Any
 
 from servingbench.adapter import Adapter, Tunables
 from servingbench.envs import REPO, requirement_lines
-from servingbench.servers.local import HOST, LaunchError
+from servingbench.servers.environment import server_environment
+from servingbench.servers.errors import LaunchError
+from servingbench.servers.net import HOST
 
 IMAGE_REPOSITORY = "servingbench"
 """Images are ``servingbench/<framework>:<content hash>`` (deploy/ refers to ``servingbench/<framework>``)."""
@@ -148,19 +150,8 @@ def _cpuset(cpus: tuple[int, ...]) -> str:
 
 
 def container_environment(tunables: Tunables) -> dict[str, str]:
-    """What the local launcher gives every server, with container paths (see launcher._server_env)."""
-    threads = str(tunables.threads_per_worker)
-    return {
-        "SB_MODEL_DIR": CONTAINER_MODEL_DIR,
-        "SB_THREADS": threads,
-        "OMP_NUM_THREADS": threads,
-        "MKL_NUM_THREADS": threads,
-        "OPENBLAS_NUM_THREADS": threads,
-        "TOKENIZERS_PARALLELISM": "false",
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        "PYTHONUNBUFFERED": "1",
-    }
+    """What the local launcher gives every server, with the container's model path."""
+    return server_environment(tunables, model_dir=CONTAINER_MODEL_DIR)
 
 
 def container_spec(

@@ -1,4 +1,4 @@
-"""A server somebody else runs: benchmark an existing deployment without launching anything.
+"""Remote launch mode: a server somebody else runs, benchmarked without launching anything.
 
 The harness still talks the framework's native protocol through its adapter and still runs the parity
 gate; what it cannot see is the server's processes, so CPU, memory and time to ready are recorded as
@@ -7,21 +7,25 @@ unavailable rather than guessed.
 
 from __future__ import annotations
 
-import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from servingbench.adapter import Adapter, HttpRequest, Prediction
-from servingbench.servers.local import LaunchError, http_send
+from servingbench.adapter import Adapter
+from servingbench.servers.errors import NotReady
+from servingbench.servers.readiness import wait_ready
+from servingbench.servers.target import HttpTarget
+
+REMOTE_READY_S = 30.0
+"""A target must already serve: wait only briefly for it."""
+UNWATCHED = ("unavailable: the target runs elsewhere, so its CPU, memory, processes and time to ready are "
+             "not measured (and not estimated)")
 
 
 @dataclass
-class RemoteServer:
-    adapter: Adapter
-    host: str
-    port: int
-    log_path: None = None
-    time_to_ready_s: None = None
+class RemoteServer(HttpTarget):
+    """A deployment at a user-given base URL."""
 
     @classmethod
     def from_url(cls, adapter: Adapter, url: str) -> RemoteServer:
@@ -30,36 +34,25 @@ class RemoteServer:
             raise ValueError(f"TARGET must look like http://host:port, got {url!r}")
         if parts.path not in ("", "/"):
             raise ValueError(f"TARGET is the server's base URL without a path, got {url!r}")
-        return cls(adapter, parts.hostname, parts.port or 80)
+        return cls(adapter, parts.hostname, parts.port or 80, kind="remote")
 
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+    def launch_record(self) -> dict:
+        return {"launch": "remote", "server_metrics": UNWATCHED,
+                "framework_version": "not measured (remote target)"}
 
-    def exited(self) -> None:
-        return None  # not ours: a failing remote shows up as errors and a failed parity gate
-
-    def send(self, request: HttpRequest, timeout: float = 30.0) -> tuple[int, bytes]:
-        return http_send(self.host, self.port, request, timeout)
-
-    def predict(self, texts: list[str], timeout: float = 30.0) -> list[Prediction]:
-        status, body = self.send(self.adapter.encode(texts), timeout)
-        return self.adapter.decode(status, body)
-
-    def wait_ready(self, timeout_s: float = 30.0) -> None:
+    def wait_ready(self, timeout_s: float = REMOTE_READY_S) -> None:
         """The target must already answer a real prediction; wait briefly, then fail clearly."""
-        deadline = time.monotonic() + timeout_s
-        probe = self.adapter.readiness_request()
-        last = "no answer"
-        while time.monotonic() < deadline:
-            try:
-                status, body = self.send(probe, timeout=10)
-                if self.adapter.check_ready(status, body):
-                    return
-                last = f"HTTP {status}: {body[:200]!r}"
-            except OSError as exc:
-                last = f"{type(exc).__name__}: {exc}"
-            time.sleep(0.5)
-        raise LaunchError(f"the target {self.base_url} does not answer {self.adapter.display_name}'s "
-                          f"{probe.method} {probe.path} with a prediction ({last}). Is it that framework, "
-                          "serving this model, on that port?")
+        try:
+            wait_ready(self, timeout_s=timeout_s)
+        except NotReady as exc:
+            raise NotReady(f"the target {self.base_url} does not answer {self.adapter.display_name}'s "
+                           f"readiness request with a prediction. Is it that framework, serving this "
+                           f"model, on that port?\n{exc}") from None
+
+
+@contextmanager
+def remote_target(adapter: Adapter, url: str) -> Iterator[RemoteServer]:
+    """The remote deployment, once it answers a prediction; nothing to stop afterwards."""
+    server = RemoteServer.from_url(adapter, url)
+    server.wait_ready()
+    yield server
