@@ -16,8 +16,10 @@ SLO ?= 100
 FRAMEWORKS ?= all
 PRESETS ?= default,tuned
 HARNESS_REQ := servingbench/requirements.txt
-# The harness's own environment, created on first use and cached outside the work tree.
-HARNESS = $$($(PYTHON) -m servingbench.envs harness $(HARNESS_REQ))
+# The harness's own environment, created on first use and cached outside the work tree, with this checkout
+# installed into it editable: $(SB) runs its `servingbench` console script.
+HARNESS = $$($(PYTHON) -m servingbench.envs harness $(HARNESS_REQ) --project $(CURDIR))
+SB = py=$(HARNESS) && "$$(dirname $$py)/servingbench"
 opt = $(if $(2),$(1) $(2))
 
 .PHONY: help bench compare tune loadgen-worker list report model env test test-fast lint clean
@@ -27,7 +29,7 @@ help:
 
 bench:
 	@if [ -z "$(FRAMEWORK)" ]; then echo "usage: make bench FRAMEWORK=<name>; frameworks: $$(ls frameworks | tr '\n' ' ')"; exit 2; fi
-	@py=$(HARNESS) && $$py -m servingbench bench --framework $(FRAMEWORK) --preset $(PRESET) \
+	@$(SB) bench --framework $(FRAMEWORK) --preset $(PRESET) \
 		--profile $(PROFILE) --slo-ms $(SLO) $(call opt,--server-cpus,$(SERVER_CPUS)) \
 		$(call opt,--loadgen-cpus,$(LOADGEN_CPUS)) $(call opt,--port,$(PORT)) $(call opt,--workers,$(WORKERS)) \
 		$(call opt,--threads,$(THREADS)) $(call opt,--max-batch-size,$(MAX_BATCH_SIZE)) \
@@ -36,35 +38,35 @@ bench:
 		$(call opt,--launch,$(LAUNCH))
 
 compare:
-	@py=$(HARNESS) && $$py -m servingbench compare --frameworks $(FRAMEWORKS) \
+	@$(SB) compare --frameworks $(FRAMEWORKS) \
 		--presets $(PRESETS) --profile $(PROFILE) --slo-ms $(SLO) \
 		$(call opt,--server-cpus,$(SERVER_CPUS)) $(call opt,--loadgen-cpus,$(LOADGEN_CPUS)) \
 		$(call opt,--loadgen-workers,$(LOADGEN_WORKERS))
 
 tune:
 	@if [ -z "$(FRAMEWORK)" ]; then echo "usage: make tune FRAMEWORK=<name> [BUDGET_MIN=12]"; exit 2; fi
-	@py=$(HARNESS) && $$py -m servingbench tune --framework $(FRAMEWORK) --budget-min $(or $(BUDGET_MIN),12) \
+	@$(SB) tune --framework $(FRAMEWORK) --budget-min $(or $(BUDGET_MIN),12) \
 		--slo-ms $(SLO) $(call opt,--server-cpus,$(SERVER_CPUS)) $(call opt,--loadgen-cpus,$(LOADGEN_CPUS))
 
 loadgen-worker:
 	@if [ -z "$(MASTER)" ]; then echo "usage: make loadgen-worker MASTER=<harness host>:<port> [PROCESSES=1]"; exit 2; fi
-	@py=$(HARNESS) && $$py -m servingbench loadgen-worker --master $(MASTER) --processes $(or $(PROCESSES),1)
+	@$(SB) loadgen-worker --master $(MASTER) --processes $(or $(PROCESSES),1)
 
 list:
-	@py=$(HARNESS) && $$py -m servingbench list
+	@$(SB) list
 
 report:
-	@py=$(HARNESS) && $$py -m servingbench report
+	@$(SB) report
 
 model:
-	@py=$(HARNESS) && $$py -m shared_model.cache
+	@$(SB) model
 
 env:
 	@py=$(HARNESS) && echo "harness environment: $$py"
 
 test:
 	@bash scripts/install-system-deps.sh
-	@py=$(HARNESS) && $$py -m shared_model.cache >/dev/null && $$py -m ruff check . && \
+	@$(SB) model >/dev/null && $$py -m ruff check . && \
 		$$py -m pytest -v --durations=15 $(PYTEST_ARGS)
 
 test-fast:

@@ -1,4 +1,7 @@
-"""Command line: ``python -m servingbench {bench,list,report}``. The Makefile is the front door."""
+"""Command line: ``servingbench {bench,compare,tune,loadgen-worker,list,model,report}``.
+
+The Makefile is the front door and calls this console script.
+"""
 
 from __future__ import annotations
 
@@ -62,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--cpus", default=None, help="CPU set for them (default: all)")
 
     sub.add_parser("list", help="list frameworks and their presets")
+    model = sub.add_parser("model", help="build the shared model if needed and print its folder")
+    model.add_argument("--hf-model", type=Path, default=None, help="export your own HF classifier folder")
 
     report = sub.add_parser("report", help="write HTML reports from results/")
     report.add_argument("--results", type=Path, default=None)
@@ -71,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def resolve_model(path: Path | None) -> Path:
     """The model folder to serve: the built default, a ready ONNX folder, or a Hugging Face folder."""
-    from shared_model.cache import ensure_model
+    from servingbench.model_cache import ensure_model
 
     if path is None:
         return ensure_model()
@@ -161,9 +166,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
+    from servingbench.model_cache import ensure_model
     from servingbench.run import BenchConfig
     from servingbench.tuning import TUNE_PROFILE, tune, write_tuned_preset
-    from shared_model.cache import ensure_model
 
     try:
         adapter = load_adapter(args.framework)
@@ -277,6 +282,10 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_bench(args)
     if args.command == "list":
         return cmd_list()
+    if args.command == "model":
+        from servingbench import model_cache
+
+        return model_cache.main(["--hf-model", str(args.hf_model)] if args.hf_model else [])
     if args.command == "compare":
         return cmd_compare(args)
     if args.command == "tune":

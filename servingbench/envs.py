@@ -61,30 +61,43 @@ def python_identity(python: str) -> str:
     return out.stdout.strip()
 
 
-def env_key(name: str, requirements: Path, python: str) -> str:
+def project_identity(project: Path | None) -> list[str]:
+    """An editable install belongs to one checkout: its path and its pyproject.toml are part of the key."""
+    if project is None:
+        return []
+    project = project.resolve()
+    return [f"editable {project}", (project / "pyproject.toml").read_text()]
+
+
+def env_key(name: str, requirements: Path, python: str, project: Path | None = None) -> str:
     digest = hashlib.sha256()
-    for part in (ENV_LAYOUT_VERSION, name, python_identity(python), *requirement_lines(requirements)):
+    parts = (ENV_LAYOUT_VERSION, name, python_identity(python), *requirement_lines(requirements),
+             *project_identity(project))
+    for part in parts:
         digest.update(part.encode() + b"\0")
     return digest.hexdigest()[:16]
 
 
-def env_dir(name: str, requirements: Path, python: str | None = None) -> Path:
+def env_dir(name: str, requirements: Path, python: str | None = None, project: Path | None = None) -> Path:
     python = python or default_python()
-    return cache_root() / "envs" / f"{name}-{env_key(name, requirements, python)}"
+    return cache_root() / "envs" / f"{name}-{env_key(name, requirements, python, project)}"
 
 
 def env_python(folder: Path) -> Path:
     return folder / "bin" / "python"
 
 
-def ensure_env(name: str, requirements: Path, python: str | None = None, quiet: bool = False) -> Path:
+def ensure_env(name: str, requirements: Path, python: str | None = None, quiet: bool = False,
+               project: Path | None = None) -> Path:
     """Return the interpreter of the environment for ``requirements``, creating it if needed.
 
+    ``project``: a checkout to install editable (``pip install -e``) after the requirements: the harness
+    environment gets the ``servingbench`` package and console script of the checkout that made it.
     Creation happens in a temporary folder renamed into place at the end, under a lock, so an
     interrupted install never leaves an environment that looks complete.
     """
     python = python or default_python()
-    final = env_dir(name, requirements, python)
+    final = env_dir(name, requirements, python, project)
     if (final / ".complete").exists():
         return env_python(final)
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -101,7 +114,11 @@ def ensure_env(name: str, requirements: Path, python: str | None = None, quiet: 
         pip = [str(env_python(tmp)), "-m", "pip", "--disable-pip-version-check"]
         log = tmp / "install.log"
         with open(log, "w") as out:
-            for step in [[*pip, "install", "-r", str(requirements)]]:
+            steps = [[*pip, "install", "-r", str(requirements)]]
+            if project is not None:  # the checkout's own packages and console script, no new downloads
+                steps.append([*pip, "install", "--no-deps", "--no-build-isolation", "-e",
+                              str(project.resolve())])
+            for step in steps:
                 result = subprocess.run(step, stdout=out, stderr=subprocess.STDOUT)
                 if result.returncode != 0:
                     tail = log.read_text(errors="replace").splitlines()[-25:]
@@ -148,9 +165,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("name")
     parser.add_argument("requirements", type=Path)
     parser.add_argument("--python", default=None)
+    parser.add_argument("--project", type=Path, default=None, help="a checkout to install editable")
     args = parser.parse_args(argv)
     try:
-        print(ensure_env(args.name, args.requirements, args.python))
+        print(ensure_env(args.name, args.requirements, args.python, project=args.project))
     except EnvError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

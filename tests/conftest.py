@@ -9,6 +9,6 @@ import pytest
 
 @pytest.fixture(scope="session")
 def model_dir() -> Path:
-    from shared_model.cache import ensure_model
+    from servingbench.model_cache import ensure_model
 
     return ensure_model()

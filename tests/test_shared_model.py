@@ -19,7 +19,7 @@ np = pytest.importorskip("numpy")
 pytest.importorskip("onnxruntime")
 pytest.importorskip("tokenizers")
 
-from shared_model import cache  # noqa: E402
+from servingbench import model_cache as cache  # noqa: E402
 from shared_model.build import corpus as corpus_mod  # noqa: E402
 from shared_model.build.score_eval import eval_accuracy, read_eval  # noqa: E402
 from shared_model.predictor import ModelNotFoundError, Predictor, load_predictor  # noqa: E402
@@ -135,7 +135,7 @@ def test_load_predictor_is_cached_per_setting(model_dir: Path, monkeypatch: pyte
 def test_cache_key_is_stable_and_cli_prints_dir(model_dir: Path) -> None:
     assert cache.model_key() == cache.model_key()
     assert cache.model_dir() == model_dir
-    out = subprocess.run([sys.executable, "-m", "shared_model.cache"], capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-m", "servingbench.model_cache"], capture_output=True, text=True,
                          cwd=HERE.parent, check=True)
     assert out.stdout.strip() == str(model_dir)
 
@@ -185,14 +185,13 @@ def test_heldout_accuracy_holds_with_onnx(predictor: Predictor) -> None:
 
 @pytest.mark.slow
 def test_onnx_matches_torch_reference(predictor: Predictor, tmp_path: Path) -> None:
-    from shared_model.build.env import ensure_build_env
-
-    python = ensure_build_env(quiet=True)
+    python = cache.ensure_build_env(quiet=True)
     texts, _ = read_eval()
     texts = [*texts, "", "word " * 400]
     (tmp_path / "texts.json").write_text(json.dumps(texts))
-    subprocess.run([str(python), str(SHARED / "build" / "torch_reference.py"), "--texts",
-                    str(tmp_path / "texts.json"), "--out", str(tmp_path / "probs.json")], check=True)
+    subprocess.run([str(python), "-m", "shared_model.build.torch_reference", "--texts",
+                    str(tmp_path / "texts.json"), "--out", str(tmp_path / "probs.json")], check=True,
+                   cwd=HERE.parent)
     expected = np.array(json.loads((tmp_path / "probs.json").read_text()))
     got = np.concatenate([predictor.probabilities(texts[i:i + 32]) for i in range(0, len(texts), 32)])
     max_diff = float(np.abs(got - expected).max())
@@ -229,14 +228,12 @@ def test_hf_model_gets_its_own_cache_folder(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_export_user_hf_model(tmp_path: Path) -> None:
     """--hf-model: a (tiny, random) HF sequence classifier exports and serves through the same predictor."""
-    from shared_model.build.env import ensure_build_env
-
-    python = ensure_build_env(quiet=True)
+    python = cache.ensure_build_env(quiet=True)
     folder, out = tmp_path / "user-model", tmp_path / "exported"
     env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
     subprocess.run([str(python), "-c", TINY_HF_MODEL, str(folder)], check=True, env=env)
-    subprocess.run([str(python), str(SHARED / "build" / "export_onnx.py"), "--out", str(out),
-                    "--hf-model", str(folder)], check=True, env=env)
+    subprocess.run([str(python), "-m", "shared_model.build.export_onnx", "--out", str(out),
+                    "--hf-model", str(folder)], check=True, env=env, cwd=HERE.parent)
     user = Predictor(out, threads=1)
     assert user.labels == ["bad", "meh", "good"]
     assert user.input_names == ["input_ids", "attention_mask", "token_type_ids"]

@@ -95,7 +95,7 @@ class TorchServeAdapter(Adapter):
         if missing:
             raise FileNotFoundError(
                 f"model folder {spec.model_dir} lacks {', '.join(missing)} "
-                "(run `make model` or `python -m shared_model.cache` to build it)"
+                "(run `make model` or `python -m servingbench.model_cache` to build it)"
             )
         run = spec.run_dir
         store = run / "model_store"

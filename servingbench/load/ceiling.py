@@ -29,7 +29,7 @@ def start_noop(cpus: tuple[int, ...], log_path: Path, stall_every: float = 0.0,
     log = open(log_path, "wb")  # noqa: SIM115 - the server owns it for its lifetime
     argv = [sys.executable, "-m", "servingbench.load.noop_server", "--port", str(port),
             "--stall-every", str(stall_every), "--stall-for", str(stall_for), "--service-ms", str(service_ms)]
-    proc = spawn_pinned(argv, cpus=cpus, env=dict(os.environ, PYTHONPATH=str(REPO)), cwd=REPO, log=log)
+    proc = spawn_pinned(argv, cpus=cpus, env=dict(os.environ), cwd=REPO, log=log)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:

@@ -134,7 +134,7 @@ def run_locust(
     out_dir.mkdir(parents=True, exist_ok=True)
     samples_path = out_dir / f"{name}.samples.npy"
     log_path = out_dir / f"{name}.locust.log"
-    env = dict(os.environ, PYTHONPATH=str(REPO), SB_SAMPLES_OUT=str(samples_path), PYTHONUNBUFFERED="1")
+    env = dict(os.environ, SB_SAMPLES_OUT=str(samples_path), PYTHONUNBUFFERED="1")
     sb = {"--sb-requests": str(requests_file), "--sb-max-requests": str(max_requests),
           "--sb-workers": str(dist.total), **(options or {})}
     base = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--loglevel", "WARNING"]
@@ -246,7 +246,7 @@ def serve_as_workers(master: str, processes: int = 1, cpus: tuple[int, ...] | No
         return 2
     argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--worker", "--master-host", host,
             "--master-port", port, "--loglevel", "WARNING"]
-    env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1")
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
 
     def start() -> subprocess.Popen:
         return spawn_pinned(argv, cpus=cpus, env=env, cwd=REPO)

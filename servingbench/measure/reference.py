@@ -65,7 +65,7 @@ def measure(model_dir: Path, threads: int, seconds: float, batch: int = 32) -> d
 
 def run_reference(model_dir: Path, threads: int, cpus: tuple[int, ...], seconds: float, out: Path) -> dict:
     """Run :func:`measure` in a subprocess pinned to ``cpus``; returns and writes its result."""
-    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS=str(threads))
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     argv = [sys.executable, "-m", "servingbench.measure.reference", "--model-dir", str(model_dir),
             "--threads", str(threads), "--seconds", str(seconds), "--out", str(out)]
     proc = spawn_pinned(argv, cpus=cpus, env=env, cwd=REPO)

@@ -1,6 +1,7 @@
 """Export the whole classifier (tokens -> probabilities) to ONE fp32 ONNX file, plus what a runtime needs.
 
-Runs in the build environment; ``shared_model.cache.ensure_model`` calls it into a temporary folder that is
+Runs in the build environment as ``python -m shared_model.build.export_onnx``;
+``servingbench.model_cache.ensure_model`` calls it into a temporary folder that is
 renamed into the model cache. The output folder holds:
   model.onnx      inputs input_ids, attention_mask[, token_type_ids] (int64 [batch, sequence]);
                   output probabilities (float32 [batch, n_labels]); dynamic batch and sequence axes
@@ -23,17 +24,15 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+import transformers
+
+from shared_model.build import torch_model
+
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent.parent))
-
-import numpy as np  # noqa: E402
-import onnx  # noqa: E402
-import onnxruntime as ort  # noqa: E402
-import torch  # noqa: E402
-import transformers  # noqa: E402
-
-from shared_model import cache  # noqa: E402
-from shared_model.build import torch_model  # noqa: E402
 
 OPSET = 17
 CHECK_TEXTS = [
@@ -92,7 +91,8 @@ def input_names(module: torch.nn.Module) -> list[str]:
     return names
 
 
-def export(out: Path, hf_folder: Path | None = None) -> dict:
+def export(out: Path, hf_folder: Path | None = None, model_key: str = "",
+           input_hashes: dict | None = None) -> dict:
     """Write model.onnx, tokenizer.json, labels.json and manifest.json into ``out``; return the manifest."""
     started = time.monotonic()
     out.mkdir(parents=True, exist_ok=True)
@@ -132,7 +132,7 @@ def export(out: Path, hf_folder: Path | None = None) -> dict:
         raise SystemExit(f"ONNX output differs from torch by {max_diff:.3g} (tolerance {CHECK_TOLERANCE})")
 
     manifest = {
-        "model_key": cache.model_key(hf_folder),
+        "model_key": model_key,
         "source": f"hf-model {hf_folder}" if hf_folder else "all-MiniLM-L6-v2 + shared_model/head/head.json",
         "inputs": names,
         "output": "probabilities",
@@ -142,7 +142,7 @@ def export(out: Path, hf_folder: Path | None = None) -> dict:
         "opset": OPSET,
         "dtype": "float32",
         "export_check": {"texts": len(CHECK_TEXTS), "max_abs_diff_vs_torch": max_diff},
-        "input_hashes": cache.input_hashes(hf_folder),
+        "input_hashes": input_hashes,
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
                      "onnx": onnx.__version__, "onnxruntime": ort.__version__,
                      "python": platform.python_version()},
@@ -159,10 +159,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hf-model", type=Path, default=None,
                         help="a Hugging Face sequence-classification folder to export instead of the default")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--model-key", default="", help="the harness's cache key (manifest)")
+    parser.add_argument("--input-hashes", default="{}", help="JSON: sha256 of each export input (manifest)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    manifest = export(args.out, args.hf_model.resolve() if args.hf_model else None)
+    manifest = export(args.out, args.hf_model.resolve() if args.hf_model else None, args.model_key,
+                      json.loads(args.input_hashes))
     print(f"exported {args.out / 'model.onnx'} (opset {OPSET}); ONNX vs torch max diff "
           f"{manifest['export_check']['max_abs_diff_vs_torch']:.2e}; {manifest['export_seconds']} s")
     return 0

@@ -12,10 +12,9 @@ import json
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent.parent))
+from shared_model.predictor import Predictor
 
-from shared_model.predictor import Predictor  # noqa: E402
+HERE = Path(__file__).resolve().parent
 
 EVAL_CSV = HERE.parent / "eval" / "sentences.csv"
 METRICS = HERE.parent / "head" / "metrics.json"

