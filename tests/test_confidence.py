@@ -4,9 +4,6 @@ import math
 
 import numpy as np
 import pytest
-
-pytest.importorskip("scipy")  # not yet pinned in servingbench/requirements.txt; remove once it is
-
 from scipy.stats import binom, lognorm
 
 from servingbench.measure import confidence as ci

@@ -6,9 +6,6 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-
-pytest.importorskip("scipy")  # not yet pinned in servingbench/requirements.txt; remove once it is
-
 from scipy.special import betainc
 
 from servingbench.measure import early_stopping as es
