@@ -9,14 +9,18 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from servingbench.cpusets import format_cpus, parse_cpus, split_cpus
 from servingbench.frameworks import UnknownFramework, available, load_adapter
 from servingbench.load.locust import Distribution
 from servingbench.presets import presets_of
-from servingbench.profiles import PROFILES, get_profile
+from servingbench.profiles import PROFILES, Profile, get_profile
 from servingbench.results import results_root
 from servingbench.servers.errors import LaunchError
+
+if TYPE_CHECKING:
+    from servingbench.run import BenchConfig
 
 DEFAULT_SLO_P99_MS = 100.0
 """p99 latency objective for one short review on one CPU (single requests take ~5 ms in-process)."""
@@ -194,8 +198,33 @@ def cmd_tune(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_banner(args: argparse.Namespace, name: str, profile: Profile, server_cpus: tuple[int, ...],
+                  loadgen_cpus: tuple[int, ...]) -> str:
+    """One line saying what is about to be measured, where, and roughly for how long."""
+    where = f"target {args.target}" if args.target else f"server CPUs {format_cpus(server_cpus)}"
+    spread = (f" ({args.loadgen_workers} Locust workers here, {args.loadgen_remote_workers} remote)"
+              if args.loadgen_workers > 1 or args.loadgen_remote_workers else "")
+    return (f"servingbench: {name}, preset {args.preset}, profile {profile.name} "
+            f"(~{profile.estimate_s() / 60:.0f} min of load), SLO p99 <= {args.slo_ms:g} ms, {where}, "
+            f"load generator CPUs {format_cpus(loadgen_cpus)}{spread}")
+
+
+def _bench_config(args: argparse.Namespace, framework: str, profile: Profile, server_cpus: tuple[int, ...],
+                  loadgen_cpus: tuple[int, ...], dist: Distribution) -> BenchConfig:
+    from servingbench.run import BenchConfig
+
+    return BenchConfig(
+        framework=framework, preset=args.preset, profile=profile, slo_p99_ms=args.slo_ms,
+        server_cpus=server_cpus, loadgen_cpus=loadgen_cpus,
+        overrides={"workers": args.workers, "threads_per_worker": args.threads,
+                   "max_batch_size": args.max_batch_size, "max_batch_delay_ms": args.max_batch_delay_ms},
+        http_port=args.port, results_root=args.results or results_root(), target=args.target,
+        distribution=dist, launch=args.launch, server_memory=args.server_memory,
+    )
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
-    from servingbench.run import BenchConfig, run_bench
+    from servingbench.run import run_bench
 
     try:
         adapter = load_adapter(args.framework)
@@ -209,36 +238,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
     except (UnknownFramework, ValueError, LaunchError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    where = f"target {args.target}" if args.target else f"server CPUs {format_cpus(server_cpus)}"
-    print(f"servingbench: {adapter.display_name}, preset {args.preset}, profile {profile.name} "
-          f"(~{profile.estimate_s() / 60:.0f} min of load), SLO p99 <= {args.slo_ms:g} ms, {where}, "
-          f"load generator CPUs {format_cpus(loadgen_cpus)}"
-          + (f" ({args.loadgen_workers} Locust workers here, {args.loadgen_remote_workers} remote)"
-             if args.loadgen_workers > 1 or args.loadgen_remote_workers else ""))
+    print(_bench_banner(args, adapter.display_name, profile, server_cpus, loadgen_cpus))
     try:
         model_dir = resolve_model(args.model)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     os.sched_setaffinity(0, loadgen_cpus)  # the orchestrator and monitor stay off the server's CPUs
-    config = BenchConfig(
-        framework=adapter.name,
-        preset=args.preset,
-        profile=profile,
-        slo_p99_ms=args.slo_ms,
-        server_cpus=server_cpus,
-        loadgen_cpus=loadgen_cpus,
-        overrides={
-            "workers": args.workers, "threads_per_worker": args.threads,
-            "max_batch_size": args.max_batch_size, "max_batch_delay_ms": args.max_batch_delay_ms,
-        },
-        http_port=args.port,
-        results_root=args.results or results_root(),
-        target=args.target,
-        distribution=dist,
-        launch=args.launch,
-        server_memory=args.server_memory,
-    )
+    config = _bench_config(args, adapter.name, profile, server_cpus, loadgen_cpus, dist)
     try:
         run_dir = run_bench(config, model_dir)
     except ValueError as exc:

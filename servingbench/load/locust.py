@@ -110,6 +110,10 @@ class LoadResult:
     log_path: Path
 
 
+Command = tuple[list[str], dict[str, str], Path]
+"""(argv, environment, log file) of one Locust process."""
+
+
 def run_locust(
     requests_file: Path,
     base_url: str,
@@ -137,26 +141,48 @@ def run_locust(
     env = dict(os.environ, SB_SAMPLES_OUT=str(samples_path), PYTHONUNBUFFERED="1")
     sb = {"--sb-requests": str(requests_file), "--sb-max-requests": str(max_requests),
           "--sb-workers": str(dist.total), **(options or {})}
-    base = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--loglevel", "WARNING"]
     load = ["--headless", "--host", base_url, "--users", str(users), "--spawn-rate", str(users),
             "--only-summary", "--exit-code-on-error", "0", *itertools.chain.from_iterable(sb.items())]
-    commands: list[tuple[list[str], dict[str, str], Path]] = []
+    commands = _commands(load, env, log_path, run_time_s, dist, out_dir, name)
+    started = time.time()
+    limit = run_time_s + (210 if dist.distributed else 60)
+    returncode, cpu_s = _run_processes(commands, cpus, limit)
+    wall = time.time() - started
+    if returncode != 0 or not samples_path.exists():
+        tail = log_path.read_text(errors="replace").splitlines()[-20:]
+        raise LoadError(f"Locust failed (exit {returncode}); last lines of {log_path}:\n  "
+                        + "\n  ".join(tail))
+    samples = np.load(samples_path)
+    test_start = float((out_dir / f"{name}.samples.npy.start").read_text())
+    return LoadResult(samples, test_start, wall, cpu_s / wall / max(1, len(cpus)), log_path)
+
+
+def _commands(load: list[str], env: dict[str, str], log_path: Path, run_time_s: float, dist: Distribution,
+              out_dir: Path, name: str) -> list[Command]:
+    """One headless Locust, or a master (first) with its local workers."""
+    base = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--loglevel", "WARNING"]
     if not dist.distributed:
         run_time = max(1, math.ceil(run_time_s + TAIL_S))
-        commands.append(([*base, *load, "--stop-timeout", "5", "--run-time", f"{run_time}s"],
-                         env, log_path))
-    else:
-        host, port = dist.master_address()
-        master = ["--master", "--master-bind-host", host, "--master-bind-port", str(port),
-                  "--expect-workers", str(dist.total), "--expect-workers-max-wait", "120",
-                  # workers drop in-flight requests at stop (after the measured window), so that they
-                  # answer the master's quit at once; --run-time is only a safety bound: SB_RUN_TIME stops
-                  "--stop-timeout", "0", "--run-time", f"{round(run_time_s) + 90}s"]
-        master_env = dict(env, SB_RUN_TIME=f"{run_time_s + TAIL_S:.3f}")
-        commands.append(([*base, *load, *master], master_env, log_path))
-        for i in range(dist.local_workers):
-            commands.append(([*base, "--worker", "--master-host", "127.0.0.1" if host in ("0.0.0.0", "")
-                              else host, "--master-port", str(port)], env, out_dir / f"{name}.worker{i}.log"))
+        return [([*base, *load, "--stop-timeout", "5", "--run-time", f"{run_time}s"], env, log_path)]
+    host, port = dist.master_address()
+    master = ["--master", "--master-bind-host", host, "--master-bind-port", str(port),
+              "--expect-workers", str(dist.total), "--expect-workers-max-wait", "120",
+              # workers drop in-flight requests at stop (after the measured window), so that they
+              # answer the master's quit at once; --run-time is only a safety bound: SB_RUN_TIME stops
+              "--stop-timeout", "0", "--run-time", f"{round(run_time_s) + 90}s"]
+    commands: list[Command] = [([*base, *load, *master], dict(env, SB_RUN_TIME=f"{run_time_s + TAIL_S:.3f}"),
+                                log_path)]
+    master_host = "127.0.0.1" if host in ("0.0.0.0", "") else host
+    for i in range(dist.local_workers):
+        commands.append(([*base, "--worker", "--master-host", master_host, "--master-port", str(port)], env,
+                         out_dir / f"{name}.worker{i}.log"))
+    return commands
+
+
+def _run_processes(commands: list[Command], cpus: tuple[int, ...], limit_s: float) -> tuple[int, float]:
+    """Start every process, wait for the first (the master) within ``limit_s``, end the others.
+
+    Returns the master's exit code and the CPU seconds all of them used (sampled while they ran)."""
     started = time.time()
     procs: list[subprocess.Popen] = []
     cpu: dict[int, float] = {}
@@ -165,17 +191,14 @@ def run_locust(
             with open(log, "wb") as fh:
                 procs.append(spawn_pinned(argv, cpus=cpus, env=proc_env, cwd=REPO, log=fh))
         handles = [psutil.Process(p.pid) for p in procs]
-        limit = run_time_s + (210 if dist.distributed else 60)
         while procs[0].poll() is None:
             for handle in handles:
-                try:
+                with contextlib.suppress(psutil.Error):
                     t = handle.cpu_times()
                     cpu[handle.pid] = t.user + t.system
-                except psutil.Error:
-                    pass
             time.sleep(0.2)
-            if time.time() - started > limit:
-                raise LoadError(f"Locust did not stop within {limit:.0f} s; see {log_path}")
+            if time.time() - started > limit_s:
+                raise LoadError(f"Locust did not stop within {limit_s:.0f} s; see {commands[0][2]}")
         # The workers sent their samples before reporting stopped; they would wait 60 s for the gone
         # master's heartbeat before exiting on their own, so end them now.
         for proc in procs[1:]:
@@ -190,15 +213,7 @@ def run_locust(
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-    wall = time.time() - started
-    master = procs[0]
-    if master.returncode != 0 or not samples_path.exists():
-        tail = log_path.read_text(errors="replace").splitlines()[-20:]
-        raise LoadError(f"Locust failed (exit {master.returncode}); last lines of {log_path}:\n  "
-                        + "\n  ".join(tail))
-    samples = np.load(samples_path)
-    test_start = float((out_dir / f"{name}.samples.npy.start").read_text())
-    return LoadResult(samples, test_start, wall, sum(cpu.values()) / wall / max(1, len(cpus)), log_path)
+    return procs[0].returncode, sum(cpu.values())
 
 
 def run_open_loop(
