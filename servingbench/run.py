@@ -199,7 +199,8 @@ def _run_docker(config: BenchConfig, adapter: Adapter, tunables: Tunables, model
                                         run_id=writer.run_id)
     record.update(
         launch="docker", image=spec.image, docker_run=docker_launch.docker_command_line(spec),
-        image_command=spec.image_command, framework_version=f"image {spec.image}",
+        image_command=spec.image_command, container_tunables=spec.applied_tunables.as_dict(),
+        framework_version=f"image {spec.image}",
         server_metrics="unavailable in docker mode: the container's processes are not watched",
     )
     _measure_ceiling(config, adapter, writer, progress)
