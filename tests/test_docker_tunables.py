@@ -18,6 +18,7 @@ import shlex
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -29,9 +30,32 @@ from servingbench.presets import presets_of
 from servingbench.servers import docker as dl
 
 FRAMEWORKS = sorted(p.name for p in FRAMEWORKS_DIR.iterdir() if p.is_dir() and p.name[0] not in "._")
-PRESETS = ("default", "tuned")
+PRESETS = ("default", "tuned", "other")
+"""Both presets, and other tunables (other_tunables) so that a value dropped on the way in cannot pass
+for a default one."""
 CONFIG_WRITTEN_AT_START = {"torchserve"}
 """Frameworks whose container command writes their config before exec'ing the image's own command."""
+
+
+def other_tunables(adapter: Adapter) -> Tunables:
+    """Unlike the default preset in every tunable the framework accepts (the first candidate it validates)."""
+    base = adapter.presets()["default"].tunables
+    for change in ({"workers": 2, "threads_per_worker": 2, "max_batch_size": 8, "max_batch_delay_ms": 3.0},
+                   {"workers": 2, "threads_per_worker": 2},  # frameworks without batching
+                   {"threads_per_worker": 2, "max_batch_size": 8, "max_batch_delay_ms": 3.0}):  # one worker
+        candidate = replace(base, **change)
+        try:
+            adapter.validate(candidate)
+        except ValueError:
+            continue
+        return candidate
+    raise AssertionError(f"{adapter.name} accepts none of the candidate tunables")
+
+
+def tunables_of(adapter: Adapter, preset: str) -> Tunables:
+    if preset == "other":
+        return other_tunables(adapter)
+    return presets_of(adapter)[preset].tunables  # tuned: frameworks/<name>/tuned.json when earned
 
 
 def _spec(adapter: Adapter, tunables: Tunables, tmp_path: Path) -> dl.ContainerSpec:
@@ -184,7 +208,7 @@ def test_every_framework_says_where_it_reads_its_tunables():
 @pytest.mark.parametrize("name", FRAMEWORKS)
 def test_the_container_applies_the_presets_tunables(name, preset, tmp_path):
     adapter = load_adapter(name)
-    tunables = presets_of(adapter)[preset].tunables  # tuned: frameworks/<name>/tuned.json when earned
+    tunables = tunables_of(adapter, preset)
     spec = _spec(adapter, tunables, tmp_path)
     assert not spec.image_command and spec.applied_tunables == tunables
     argv = [*dockerfile_exec(name, "ENTRYPOINT"), *spec.run["command"]]  # what the container executes
