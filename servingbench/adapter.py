@@ -2,7 +2,8 @@
 
 Each framework lives in ``frameworks/<name>/`` with an ``adapter.py`` that defines ``ADAPTER``, an
 instance of a subclass of :class:`Adapter`. The harness only talks to frameworks through this
-contract, so adding a framework means adding one folder and nothing else.
+contract, so adding a framework means adding one folder and nothing else. Codecs of protocols that
+several frameworks speak (plain JSON texts, Open Inference Protocol V2) are in servingbench/codecs.py.
 
 This module is stdlib-only: it is imported by the harness, by the Locust process and by tests.
 """
@@ -180,7 +181,7 @@ class Adapter(ABC):
         (and appended to its ENTRYPOINT, if it has one); None when the image cannot apply them.
 
         Docker launch mode always runs this argv, so a run records only what the container applied.
-        For the ``default`` preset it must do what the Dockerfile's CMD does (tests/test_docker_launch.py).
+        For the ``default`` preset it must do what the Dockerfile's CMD does (tests/test_docker_tunables.py).
         None makes docker mode refuse every tunable but the default preset's (threads excepted: they
         reach every container through SB_THREADS). Container paths and ports are the Dockerfile's.
         """
