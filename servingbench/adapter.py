@@ -2,17 +2,19 @@
 
 Each framework lives in ``frameworks/<name>/`` with an ``adapter.py`` that defines ``ADAPTER``, an
 instance of a subclass of :class:`Adapter`. The harness only talks to frameworks through this
-contract, so adding a framework means adding one folder and nothing else.
+contract, so adding a framework means adding one folder and nothing else. Codecs of protocols that
+several frameworks speak (plain JSON texts, Open Inference Protocol V2) are in servingbench/codecs.py.
 
 This module is stdlib-only: it is imported by the harness, by the Locust process and by tests.
 """
 
 from __future__ import annotations
 
-import json
+import math
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import ClassVar, Protocol
 
 Prediction = tuple[str, float]
 """(label, score) where score is the probability of the predicted label."""
@@ -96,6 +98,16 @@ class HttpRequest:
     headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": "application/json"})
 
 
+class Codec(Protocol):
+    """Texts to one native HTTP request and its response back to predictions (see servingbench.codecs)."""
+
+    def encode(self, texts: list[str]) -> HttpRequest: ...
+
+    def decode(self, status: int, body: bytes) -> list[Prediction]:
+        """Raise ProtocolError when the response is not predictions."""
+        ...
+
+
 class Adapter(ABC):
     """Harness side of one serving framework."""
 
@@ -114,6 +126,8 @@ class Adapter(ABC):
     """How long the launcher waits after SIGTERM before SIGKILL."""
     notes: str = ""
     """Caveats the report prints beside this framework's numbers."""
+    min_workers: int = 1
+    """Fewest workers the framework can run (MLServer: 0, inference in its main process)."""
 
     # -- identity and files ---------------------------------------------------------------------
     @property
@@ -136,9 +150,17 @@ class Adapter(ABC):
         """At least ``default`` (the framework's own defaults) and ``tuned``."""
 
     def validate(self, tunables: Tunables) -> None:
-        """Raise ValueError when the framework cannot honour these tunables."""
-        if tunables.workers < 1 or tunables.threads_per_worker < 1 or tunables.max_batch_size < 1:
-            raise ValueError(f"{self.name}: workers, threads and batch size must be >= 1: {tunables}")
+        """Raise ValueError when the framework cannot honour these tunables.
+
+        The base checks what holds for every framework; an override adds the framework's own checks
+        and calls ``super().validate`` first.
+        """
+        t = tunables
+        if t.workers < self.min_workers or t.threads_per_worker < 1 or t.max_batch_size < 1:
+            raise ValueError(f"{self.name}: workers must be >= {self.min_workers}, threads and batch size "
+                             f">= 1: {t}")
+        if not (math.isfinite(t.max_batch_delay_ms) and t.max_batch_delay_ms >= 0):
+            raise ValueError(f"{self.name}: max_batch_delay_ms must be a finite number >= 0: {t}")
 
     # -- lifecycle ------------------------------------------------------------------------------
     @abstractmethod
@@ -152,6 +174,27 @@ class Adapter(ABC):
     def prepare(self, spec: LaunchSpec, python: Path) -> None:  # noqa: B027 - optional hook
         """Write config files into ``spec.run_dir`` before start (optional)."""
 
+    # -- the same server in its container image (frameworks/<name>/Dockerfile) ----------------------
+    @abstractmethod
+    def container_command(self, tunables: Tunables) -> list[str] | None:
+        """The argv that makes the framework's image apply ``tunables``, replacing the Dockerfile's CMD
+        (and appended to its ENTRYPOINT, if it has one); None when the image cannot apply them.
+
+        Docker launch mode always runs this argv, so a run records only what the container applied.
+        For the ``default`` preset it must do what the Dockerfile's CMD does (tests/test_docker_tunables.py).
+        None makes docker mode refuse every tunable but the default preset's (threads excepted: they
+        reach every container through SB_THREADS). Container paths and ports are the Dockerfile's.
+        """
+
+    def container_env(self, tunables: Tunables) -> dict[str, str]:
+        """Environment variables the image reads tunables from, beside ``container_command``'s argv.
+
+        For frameworks configured by environment (Seldon's GUNICORN_*, MLServer's MLSERVER_*); the
+        default is none. Same rule as the argv: for the default preset, what the Dockerfile's ENV says.
+        """
+        return {}
+
+    # -- readiness --------------------------------------------------------------------------------
     def readiness_request(self) -> HttpRequest:
         """A request that only succeeds once the model answers (default: a real prediction)."""
         return self.encode(["readiness probe: the model answers"])
@@ -159,8 +202,9 @@ class Adapter(ABC):
     def check_ready(self, status: int, body: bytes, spec: LaunchSpec | None = None) -> bool:
         """True when the readiness request's answer proves the model is loaded.
 
-        ``spec`` is the launch of the server being checked (None for a remote target the harness did not
-        launch): an adapter reads what it needs from it instead of keeping state on its singleton.
+        ``spec`` is the launch the harness made (ports, tunables), so an adapter can look further (e.g.
+        every worker up) without keeping state of its own; None when the harness did not launch the
+        server (a remote target, a container), where the answer itself must suffice.
         """
         if status != 200:
             return False
@@ -170,51 +214,21 @@ class Adapter(ABC):
             return False
 
     # -- client codec ---------------------------------------------------------------------------
-    @abstractmethod
-    def encode(self, texts: list[str]) -> HttpRequest:
-        """Texts to one native HTTP request."""
+    codec: ClassVar[Codec | None] = None
+    """The native protocol's codec when it is a shared one (servingbench.codecs); None when the adapter
+    overrides ``encode`` and ``decode`` itself."""
 
-    @abstractmethod
+    def encode(self, texts: list[str]) -> HttpRequest:
+        """Texts to one native HTTP request (default: through ``codec``)."""
+        return self._codec().encode(texts)
+
     def decode(self, status: int, body: bytes) -> list[Prediction]:
         """A native HTTP response to predictions; raise ProtocolError when it is not one."""
+        return self._codec().decode(status, body)
 
-    # -- helpers for codecs ---------------------------------------------------------------------
-    @staticmethod
-    def json_body(obj: object) -> bytes:
-        return json.dumps(obj, ensure_ascii=False).encode("utf-8")
-
-    @staticmethod
-    def parse_json(status: int, body: bytes) -> object:
-        if status != 200:
-            raise ProtocolError(f"HTTP {status}: {body[:300]!r}")
-        try:
-            return json.loads(body)
-        except ValueError as exc:
-            raise ProtocolError(f"not JSON: {body[:300]!r}") from exc
-
-    @staticmethod
-    def pairs(items: object) -> list[Prediction]:
-        """[{"label":..,"score":..}, ...] to [(label, score), ...] with a clear error otherwise."""
-        try:
-            return [(str(i["label"]), float(i["score"])) for i in items]  # type: ignore[union-attr]
-        except (TypeError, KeyError, ValueError) as exc:
-            raise ProtocolError(f"unexpected predictions: {str(items)[:300]}") from exc
-
-
-class TextsJsonCodec:
-    """Codec of the plain JSON protocol: POST /predict {"texts": [...]} -> {"predictions": [...]}.
-
-    The baseline speaks it, and so does Ray Serve's glue (shared_model/texts_protocol.py checks it on the
-    server side); mix it into such an adapter before Adapter.
-    """
-
-    predict_path = "/predict"
-
-    def encode(self, texts: list[str]) -> HttpRequest:
-        return HttpRequest("POST", self.predict_path, Adapter.json_body({"texts": texts}))
-
-    def decode(self, status: int, body: bytes) -> list[Prediction]:
-        payload = Adapter.parse_json(status, body)
-        if not isinstance(payload, dict) or "predictions" not in payload:
-            raise ProtocolError(f"no predictions in {str(payload)[:200]}")
-        return Adapter.pairs(payload["predictions"])
+    def _codec(self) -> Codec:
+        if self.codec is None:
+            raise NotImplementedError(
+                f"{self.name}: set `codec` to a codec of servingbench.codecs, or override encode and decode"
+            )
+        return self.codec

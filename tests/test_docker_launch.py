@@ -14,7 +14,7 @@ import docker
 import pytest
 from docker.models.containers import _create_container_args
 
-from servingbench.adapter import Tunables
+from servingbench.adapter import Adapter, Tunables
 from servingbench.frameworks import FRAMEWORKS_DIR, load_adapter
 from servingbench.servers import docker as dl
 
@@ -23,9 +23,10 @@ NO_SOCKET = "unix:///nonexistent/servingbench-test/docker.sock"
 API_VERSION = "1.45"  # explicit, so that constructing a client does not contact a daemon
 
 
-def _spec(name: str, tmp_path: Path, cpus: tuple[int, ...] = (0,)) -> dl.ContainerSpec:
-    adapter = load_adapter(name)
-    tunables = adapter.presets()["default"].tunables
+def _spec(name: str, tmp_path: Path, cpus: tuple[int, ...] = (0,), tunables: Tunables | None = None,
+          adapter: Adapter | None = None) -> dl.ContainerSpec:
+    adapter = adapter or load_adapter(name)
+    tunables = tunables or adapter.presets()["default"].tunables
     names = dl.container_ports(adapter)
     ports = {port_name: 40000 + i for i, port_name in enumerate(names)}
     return dl.container_spec(adapter, tunables, cpus=cpus, mem_limit="2g", ports=ports, model_dir=tmp_path,
@@ -98,7 +99,7 @@ def test_threads_reach_the_container(tmp_path):
     spec = dl.container_spec(load_adapter("baseline"), Tunables(threads_per_worker=2), cpus=(0, 1),
                              mem_limit="1g", ports={"http": 40000}, model_dir=tmp_path)
     assert spec.run["environment"]["SB_THREADS"] == "2" == spec.run["environment"]["OMP_NUM_THREADS"]
-    assert spec.image_command, "the image's CMD runs unless the adapter defines container_command"
+    assert not spec.image_command and spec.applied_tunables == Tunables(threads_per_worker=2)
 
 
 def test_image_tag_follows_content(tmp_path, monkeypatch):
@@ -114,7 +115,8 @@ def test_image_tag_follows_content(tmp_path, monkeypatch):
 def test_docker_command_line_reproduces_the_spec(tmp_path):
     spec = _spec("mlserver", tmp_path)
     argv = shlex.split(dl.docker_command_line(spec))
-    assert argv[:2] == ["docker", "run"] and argv[-1] == spec.image
+    assert argv[:2] == ["docker", "run"] and argv[argv.index(spec.image) + 1:] == spec.run["command"]
+    assert "MLSERVER_PARALLEL_WORKERS=1" in argv, "the tunables' environment too"
     assert "127.0.0.1:40000:8080" in argv and f"{tmp_path.resolve()}:/model:ro" in argv
     assert argv[argv.index("--cpuset-cpus") + 1] == "0"
 

@@ -13,6 +13,7 @@ from servingbench.adapter import (
     ServerCommand,
     Tunables,
 )
+from servingbench.codecs import json_body, pairs, parse_json
 
 SERVICE = "service:Sentiment"
 DEFAULT_MAX_LATENCY_MS = 60_000
@@ -66,8 +67,6 @@ class BentoMLAdapter(Adapter):
 
     def validate(self, tunables: Tunables) -> None:
         super().validate(tunables)
-        if tunables.max_batch_delay_ms < 0:
-            raise ValueError("bentoml: max_batch_delay_ms (BentoML's max_latency_ms) must be >= 0")
         if not tunables.batching and tunables.max_batch_delay_ms:
             raise ValueError(
                 "bentoml: max_batch_delay_ms maps to max_latency_ms, which exists only with adaptive "
@@ -80,18 +79,22 @@ class BentoMLAdapter(Adapter):
             return DEFAULT_MAX_LATENCY_MS
         return max(1, round(tunables.max_batch_delay_ms))
 
-    def command(self, spec: LaunchSpec, python: Path) -> ServerCommand:
-        t = spec.tunables
+    @classmethod
+    def bento_args(cls, tunables: Tunables) -> list[str]:
+        """``--arg key=value`` pairs: the bento arguments server/service.py reads (its ``Arguments``)."""
+        t = tunables
         args = [f"workers={t.workers}"]
         if t.batching:
-            args += [f"max_batch_size={t.max_batch_size}", f"max_latency_ms={self.max_latency_ms(t)}"]
+            args += [f"max_batch_size={t.max_batch_size}", f"max_latency_ms={cls.max_latency_ms(t)}"]
+        return [item for arg in args for item in ("--arg", arg)]
+
+    def command(self, spec: LaunchSpec, python: Path) -> ServerCommand:
         argv = [
             str(python), "-m", "bentoml", "serve", SERVICE,
             "--host", spec.host, "--port", str(spec.ports["http"]),
             "--working-dir", str(self.server_dir),
+            *self.bento_args(spec.tunables),
         ]
-        for arg in args:
-            argv += ["--arg", arg]
         env = {
             # BentoML's home holds its stores and the Prometheus multiprocess folder: keep it in the run.
             "BENTOML_HOME": str(spec.run_dir / "bentoml_home"),
@@ -103,11 +106,15 @@ class BentoMLAdapter(Adapter):
         }
         return ServerCommand(argv, env=env, cwd=spec.run_dir)
 
+    def container_command(self, tunables: Tunables) -> list[str]:
+        # The image's ENTRYPOINT is `bentoml serve service:Sentiment ...`: its CMD is the bento arguments.
+        return self.bento_args(tunables)
+
     def encode(self, texts: list[str]) -> HttpRequest:
-        return HttpRequest("POST", "/predict", self.json_body({"texts": texts}))
+        return HttpRequest("POST", "/predict", json_body({"texts": texts}))
 
     def decode(self, status: int, body: bytes) -> list[Prediction]:
-        return self.pairs(self.parse_json(status, body))
+        return pairs(parse_json(status, body))
 
 
 ADAPTER = BentoMLAdapter()

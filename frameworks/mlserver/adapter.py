@@ -5,31 +5,27 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from servingbench.adapter import (
-    Adapter,
-    HttpRequest,
-    LaunchSpec,
-    Prediction,
-    Preset,
-    ProtocolError,
-    ServerCommand,
-    Tunables,
-)
+from servingbench.adapter import Adapter, LaunchSpec, Preset, ServerCommand, Tunables
+from servingbench.codecs import OpenInferenceV2Codec
 
 MODEL = "sentiment"
+CODEC = OpenInferenceV2Codec(MODEL)
+"""V2 with texts as a BYTES tensor of shape [n] (server/sentiment_model.py also takes [n, 1])."""
+IMAGE_COMMAND = ["mlserver", "start", "/app/frameworks/mlserver/docker"]
+"""The Dockerfile's CMD: docker/settings.json and docker/sentiment/model-settings.json leave the tunables
+unset, so MLServer takes them from its environment (container_env)."""
 
 
 class MLServerAdapter(Adapter):
     name = "mlserver"
     display_name = "MLServer"
-    protocol = (
-        "Open Inference Protocol V2 (REST; gRPC on its own port): POST /v2/models/sentiment/infer "
-        '{"inputs":[{"name":"text","datatype":"BYTES","shape":[n],"data":[...]}]} '
-        "-> outputs label (BYTES), score (FP32)"
-    )
+    protocol = f"Open Inference Protocol V2 (REST; gRPC on its own port): {CODEC.describe()}"
+    codec = CODEC
     package = "mlserver"
     port_names = ("http", "grpc", "metrics")
     ready_timeout_s = 120.0
+    min_workers = 0
+    """workers=0 is MLServer's own parallel_workers=0: inference in the main process."""
     stop_timeout_s = 15.0
     notes = (
         "workers maps 1:1 onto MLServer's parallel_workers: workers=N spawns N inference worker processes "
@@ -60,9 +56,7 @@ class MLServerAdapter(Adapter):
         }
 
     def validate(self, tunables: Tunables) -> None:
-        # workers=0 is MLServer's own parallel_workers=0 (inference in the main process): allowed here.
-        if tunables.workers < 0 or tunables.threads_per_worker < 1 or tunables.max_batch_size < 1:
-            raise ValueError(f"mlserver: workers >= 0, threads and batch size >= 1 are required: {tunables}")
+        super().validate(tunables)
         if tunables.batching and tunables.max_batch_delay_ms <= 0:
             raise ValueError(
                 "mlserver: adaptive batching needs max_batch_delay_ms > 0 "
@@ -85,13 +79,19 @@ class MLServerAdapter(Adapter):
             "load_models_at_startup": True,
         }
 
+    @staticmethod
+    def batching(tunables: Tunables) -> tuple[int, float]:
+        """MLServer's (max_batch_size, max_batch_time in s); (0, 0.0) is MLServer's own "no batching"."""
+        t = tunables
+        return (t.max_batch_size, t.max_batch_delay_ms / 1000.0) if t.batching else (0, 0.0)
+
     def model_settings(self, spec: LaunchSpec) -> dict:
-        t = spec.tunables
+        size, seconds = self.batching(spec.tunables)
         return {
             "name": MODEL,
             "implementation": "sentiment_model.SentimentModel",
-            "max_batch_size": t.max_batch_size if t.batching else 0,
-            "max_batch_time": t.max_batch_delay_ms / 1000.0 if t.batching else 0.0,
+            "max_batch_size": size,
+            "max_batch_time": seconds,
             "inputs": [{"name": "text", "datatype": "BYTES", "shape": [-1]}],
             "outputs": [
                 {"name": "label", "datatype": "BYTES", "shape": [-1]},
@@ -115,24 +115,18 @@ class MLServerAdapter(Adapter):
         # HOME inside the run folder: nothing the server or its libraries write lands outside it.
         return ServerCommand(argv, env={"HOME": str(spec.run_dir / "home")}, cwd=spec.run_dir)
 
-    # -- client codec ---------------------------------------------------------------------------
-    def encode(self, texts: list[str]) -> HttpRequest:
-        body = {"inputs": [{"name": "text", "shape": [len(texts)], "datatype": "BYTES", "data": texts}]}
-        return HttpRequest("POST", f"/v2/models/{MODEL}/infer", self.json_body(body))
+    # -- in its image ----------------------------------------------------------------------------
+    def container_command(self, tunables: Tunables) -> list[str]:
+        return list(IMAGE_COMMAND)
 
-    def decode(self, status: int, body: bytes) -> list[Prediction]:
-        payload = self.parse_json(status, body)
-        try:
-            outputs = {o["name"]: o["data"] for o in payload["outputs"]}  # type: ignore[index]
-            labels, scores = outputs["label"], outputs["score"]
-        except (TypeError, KeyError) as exc:
-            raise ProtocolError(f"no label/score outputs in {str(payload)[:300]}") from exc
-        if not isinstance(labels, list) or not isinstance(scores, list) or len(labels) != len(scores):
-            raise ProtocolError(f"label and score outputs differ: {str(payload)[:300]}")
-        try:
-            return [(str(lab), float(s)) for lab, s in zip(labels, scores, strict=True)]
-        except (TypeError, ValueError) as exc:
-            raise ProtocolError(f"unexpected predictions: {str(payload)[:300]}") from exc
+    def container_env(self, tunables: Tunables) -> dict[str, str]:
+        """MLServer's own settings variables: read where settings.json / model-settings.json are silent."""
+        size, seconds = self.batching(tunables)
+        return {
+            "MLSERVER_PARALLEL_WORKERS": str(tunables.workers),
+            "MLSERVER_MODEL_MAX_BATCH_SIZE": str(size),
+            "MLSERVER_MODEL_MAX_BATCH_TIME": str(seconds),
+        }
 
 
 ADAPTER = MLServerAdapter()

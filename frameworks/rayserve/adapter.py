@@ -9,14 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from servingbench.adapter import (
-    Adapter,
-    LaunchSpec,
-    Preset,
-    ServerCommand,
-    TextsJsonCodec,
-    Tunables,
-)
+from servingbench.adapter import Adapter, LaunchSpec, Preset, ServerCommand, Tunables
+from servingbench.codecs import TextsJsonCodec
 
 RAY_PORTS = ("gcs", "node_manager", "object_manager", "metrics_agent", "metrics_export", "dashboard_agent",
              "runtime_env_agent")
@@ -25,8 +19,15 @@ RAY_PORTS = ("gcs", "node_manager", "object_manager", "metrics_agent", "metrics_
 DEFAULT_MAX_ONGOING_REQUESTS = 5
 """Ray Serve's default cap on requests in flight per replica (ray.serve._private.constants)."""
 
+IMAGE_COMMAND = [
+    "python", "frameworks/rayserve/server/serve_app.py", "--host", "0.0.0.0", "--http-port", "8000",
+    "--temp-dir", "/tmp/ray",
+]
+"""The Dockerfile's CMD without the tunables (Ray's own ports are left to the OS inside the container, and
+Ray schedules on the container's CPU set: serve_app.py's defaults)."""
 
-class RayServeAdapter(TextsJsonCodec, Adapter):
+
+class RayServeAdapter(Adapter):
     name = "rayserve"
     display_name = "Ray Serve"
     protocol = 'Ray Serve HTTP, JSON: POST /predict {"texts": [...]} -> {"predictions": [{"label", "score"}]}'
@@ -34,6 +35,7 @@ class RayServeAdapter(TextsJsonCodec, Adapter):
     port_names = ("http", *RAY_PORTS)
     ready_timeout_s = 180.0
     stop_timeout_s = 15.0
+    codec = TextsJsonCodec()
     notes = (
         "A whole one-node Ray cluster serves the model: 11 processes with one replica (driver, GCS, "
         "raylet, dashboard head, dashboard and runtime-env agents, autoscaler monitor, log monitor, "
@@ -68,11 +70,6 @@ class RayServeAdapter(TextsJsonCodec, Adapter):
             ),
         }
 
-    def validate(self, tunables: Tunables) -> None:
-        super().validate(tunables)
-        if tunables.max_batch_delay_ms < 0:
-            raise ValueError(f"rayserve: max_batch_delay_ms must be >= 0: {tunables}")
-
     @staticmethod
     def max_ongoing_requests(tunables: Tunables) -> int:
         """Ray Serve's default, raised with batching so a full batch can reach the replica at all."""
@@ -80,18 +77,25 @@ class RayServeAdapter(TextsJsonCodec, Adapter):
             return DEFAULT_MAX_ONGOING_REQUESTS
         return max(DEFAULT_MAX_ONGOING_REQUESTS, 2 * tunables.max_batch_size)
 
+    @classmethod
+    def tunable_args(cls, tunables: Tunables) -> list[str]:
+        """serve_app.py's flags for the tunables."""
+        t = tunables
+        return [
+            "--replicas", str(t.workers),
+            "--max-batch-size", str(t.max_batch_size),
+            "--batch-wait-ms", str(t.max_batch_delay_ms),
+            "--max-ongoing-requests", str(cls.max_ongoing_requests(t)),
+        ]
+
     def command(self, spec: LaunchSpec, python: Path) -> ServerCommand:
-        t = spec.tunables
         argv = [
             str(python), str(self.server_dir / "serve_app.py"),
             "--host", spec.host,
             "--http-port", str(spec.ports["http"]),
             "--temp-dir", str(spec.run_dir / "ray"),
             "--num-cpus", str(len(spec.cpus)),
-            "--replicas", str(t.workers),
-            "--max-batch-size", str(t.max_batch_size),
-            "--batch-wait-ms", str(t.max_batch_delay_ms),
-            "--max-ongoing-requests", str(self.max_ongoing_requests(t)),
+            *self.tunable_args(spec.tunables),
         ]
         for name in RAY_PORTS:
             argv += [f"--{name.replace('_', '-')}-port", str(spec.ports[name])]
@@ -100,6 +104,8 @@ class RayServeAdapter(TextsJsonCodec, Adapter):
     def prepare(self, spec: LaunchSpec, python: Path) -> None:
         (spec.run_dir / "ray").mkdir(parents=True, exist_ok=True)
 
+    def container_command(self, tunables: Tunables) -> list[str]:
+        return [*IMAGE_COMMAND, *self.tunable_args(tunables)]
 
 
 ADAPTER = RayServeAdapter()

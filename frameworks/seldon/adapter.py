@@ -15,6 +15,7 @@ from servingbench.adapter import (
     ServerCommand,
     Tunables,
 )
+from servingbench.codecs import json_body, parse_json
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,12 @@ SELDON_DEFAULTS = SeldonTunables(http_threads=1, grpc_workers=1)
 """What `seldon-core-microservice` gives with no settings: 1 worker, 1 thread, 1 gRPC worker."""
 
 REST_ONLY = SeldonTunables()
+
+IMAGE_COMMAND = [
+    "seldon-core-microservice", "ModelClass",
+    "--http-port", "9000", "--grpc-port", "5000", "--metrics-port", "6000",
+]
+"""The Dockerfile's CMD (after its ENTRYPOINT, tini): the stock wrapper, configured by environment."""
 
 
 class SeldonAdapter(Adapter):
@@ -112,8 +119,16 @@ class SeldonAdapter(Adapter):
     def _grpc_workers(tunables: Tunables) -> int:
         return getattr(tunables, "grpc_workers", REST_ONLY.grpc_workers)
 
+    @classmethod
+    def tunable_env(cls, tunables: Tunables) -> dict[str, str]:
+        """The wrapper's environment variables for the tunables (it has no flags for them)."""
+        return {
+            "GUNICORN_WORKERS": str(tunables.workers),
+            "GUNICORN_THREADS": str(cls._http_threads(tunables)),
+            "GRPC_WORKERS": str(cls._grpc_workers(tunables)),
+        }
+
     def command(self, spec: LaunchSpec, python: Path) -> ServerCommand:
-        t = spec.tunables
         argv = [
             str(python), "-m", "launch", "ModelClass",
             "--http-port", str(spec.ports["http"]),
@@ -122,9 +137,7 @@ class SeldonAdapter(Adapter):
         ]
         env = {
             "SELDON_BIND_HOST": spec.host,
-            "GUNICORN_WORKERS": str(t.workers),
-            "GUNICORN_THREADS": str(self._http_threads(t)),
-            "GRPC_WORKERS": str(self._grpc_workers(t)),
+            **self.tunable_env(spec.tunables),
             "GRPC_THREADS": "1",  # the wrapper's default, written out
             "GUNICORN_KEEPALIVE": "2",  # the wrapper's default (seconds), written out
             "PYTHONDONTWRITEBYTECODE": "1",  # no __pycache__ next to the glue: write only in run_dir
@@ -132,11 +145,17 @@ class SeldonAdapter(Adapter):
         # cwd is the run folder (the wrapper adds it to sys.path); the glue is on PYTHONPATH.
         return ServerCommand(argv, env=env, cwd=spec.run_dir)
 
+    def container_command(self, tunables: Tunables) -> list[str]:
+        return list(IMAGE_COMMAND)
+
+    def container_env(self, tunables: Tunables) -> dict[str, str]:
+        return self.tunable_env(tunables)
+
     def encode(self, texts: list[str]) -> HttpRequest:
-        return HttpRequest("POST", "/api/v1.0/predictions", self.json_body({"data": {"ndarray": texts}}))
+        return HttpRequest("POST", "/api/v1.0/predictions", json_body({"data": {"ndarray": texts}}))
 
     def decode(self, status: int, body: bytes) -> list[Prediction]:
-        payload = self.parse_json(status, body)
+        payload = parse_json(status, body)
         data = payload.get("data") if isinstance(payload, dict) else None
         rows = data.get("ndarray") if isinstance(data, dict) else None
         if not isinstance(rows, list):

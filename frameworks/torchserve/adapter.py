@@ -3,6 +3,9 @@
 prepare() archives server/handler.py into a .mar with torch-model-archiver (no serialized model: the
 handler calls the shared predictor, which reads SB_MODEL_DIR) and writes config.properties; command()
 runs ``torchserve --foreground`` so the launcher's process group holds the CLI, the JVM and its workers.
+In its image the workers and batching are config.properties entries too: the image bakes the default
+preset's file, and container_command() starts server/container_config.py, which writes this run's
+entries over it and then execs the same ``torchserve --foreground``.
 """
 
 from __future__ import annotations
@@ -22,12 +25,22 @@ from servingbench.adapter import (
     ServerCommand,
     Tunables,
 )
+from servingbench.codecs import json_body, pairs, parse_json
 
 MODEL = "m"
 MAX_BODY_BYTES = 256 * 1024
 """max_request_size: bigger bodies get TorchServe's own 413 from the frontend (its default is 6.5 MB)."""
 JVM_OPTS = "-Xms32m -Xmx256m -XX:+UseSerialGC -XX:-UsePerfData"
 """A small JVM: a 256 MB heap (the JVM default is a quarter of RAM), one GC thread, no /tmp/hsperfdata."""
+
+IMAGE_HOME = "/home/model-server"
+IMAGE_CONFIG = f"{IMAGE_HOME}/config.properties"
+"""The image's config.properties (frameworks/torchserve/docker/config.properties: the default preset)."""
+RUN_CONFIG = f"{IMAGE_HOME}/tmp/config.properties"
+"""Where server/container_config.py writes it with this run's entries."""
+IMAGE_COMMAND = ["torchserve", "--foreground", "--ts-config", IMAGE_CONFIG, "--model-store",
+                 f"{IMAGE_HOME}/model-store", "--ncs"]
+"""The Dockerfile's CMD (after its ENTRYPOINT, tini)."""
 
 
 class TorchServeAdapter(Adapter):
@@ -52,11 +65,6 @@ class TorchServeAdapter(Adapter):
         "it, as in the baseline). The frontend logs about 20 DEBUG lines per request out of the box (kept)."
     )
 
-    def __init__(self) -> None:
-        self.extra_properties: dict[str, object] = {}
-        """config.properties entries added to (or overriding) the generated ones; for experiments."""
-        self._management: tuple[str, int, int] | None = None
-
     def presets(self) -> dict[str, Preset]:
         return {
             "default": Preset(
@@ -79,12 +87,23 @@ class TorchServeAdapter(Adapter):
     def validate(self, tunables: Tunables) -> None:
         super().validate(tunables)
         delay = tunables.max_batch_delay_ms
-        if delay < 0 or delay != int(delay):
+        if delay != int(delay):
             raise ValueError(f"torchserve: maxBatchDelay is a whole number of milliseconds, got {delay}")
         if tunables.batching and delay < 1:
             raise ValueError(
                 "torchserve: maxBatchDelay 0 is read as unset (100 ms); the smallest real delay is 1 ms"
             )
+
+    @staticmethod
+    def model_properties(tunables: Tunables) -> dict[str, str]:
+        """The config.properties entries that carry the tunables: the model's workers and batching."""
+        t = tunables
+        delay = max(1, int(t.max_batch_delay_ms))  # 0 would read as "unset" = 100 ms; unused at batchSize 1
+        models = {MODEL: {"1.0": {
+            "marName": f"{MODEL}.mar", "minWorkers": t.workers, "maxWorkers": t.workers,
+            "batchSize": t.max_batch_size, "maxBatchDelay": delay, "responseTimeout": 120,
+        }}}
+        return {"models": json.dumps(models), "default_workers_per_model": str(t.workers)}
 
     # -- lifecycle ------------------------------------------------------------------------------
     def prepare(self, spec: LaunchSpec, python: Path) -> None:
@@ -112,12 +131,6 @@ class TorchServeAdapter(Adapter):
         if result.returncode != 0:
             raise RuntimeError(f"torch-model-archiver failed: {result.stdout}{result.stderr}")
 
-        t = spec.tunables
-        delay = max(1, int(t.max_batch_delay_ms))  # 0 would read as "unset" = 100 ms; unused at batchSize 1
-        models = {MODEL: {"1.0": {
-            "marName": f"{MODEL}.mar", "minWorkers": t.workers, "maxWorkers": t.workers,
-            "batchSize": t.max_batch_size, "maxBatchDelay": delay, "responseTimeout": 120,
-        }}}
         host, ports = spec.host, spec.ports
         props = {
             "inference_address": f"http://{host}:{ports['http']}",
@@ -129,17 +142,14 @@ class TorchServeAdapter(Adapter):
             "grpc_management_port": ports["grpc_management"],
             "model_store": store,
             "load_models": f"{MODEL}.mar",
-            "models": json.dumps(models),
-            "default_workers_per_model": t.workers,
+            **self.model_properties(spec.tunables),
             "disable_token_authorization": "true",
             "install_py_dep_per_model": "false",
             "enable_envvars_config": "false",
             "max_request_size": MAX_BODY_BYTES,
             "vmargs": JVM_OPTS,
         }
-        props.update(self.extra_properties)
         (run / "config.properties").write_text("".join(f"{k}={v}\n" for k, v in props.items()))
-        self._management = (host, ports["management"], t.workers)
 
     def command(self, spec: LaunchSpec, python: Path) -> ServerCommand:
         run = spec.run_dir
@@ -157,36 +167,52 @@ class TorchServeAdapter(Adapter):
         }
         return ServerCommand(argv, env=env, cwd=run)
 
+    # -- in its image ----------------------------------------------------------------------------
+    def container_command(self, tunables: Tunables) -> list[str]:
+        """server/container_config.py writes the image's config with this run's entries, then execs
+        the image's own command on that file (TorchServe reads no tunable from its environment here:
+        the config sets enable_envvars_config=false)."""
+        entries = [item for key, value in self.model_properties(tunables).items()
+                   for item in ("--set", f"{key}={value}")]
+        torchserve = [RUN_CONFIG if arg == IMAGE_CONFIG else arg for arg in IMAGE_COMMAND]
+        return ["python", "/app/frameworks/torchserve/server/container_config.py",
+                "--config", IMAGE_CONFIG, "--out", RUN_CONFIG, *entries, "--", *torchserve]
+
     # -- readiness: a real prediction, then every configured worker READY ---------------------------
     def check_ready(self, status: int, body: bytes, spec: LaunchSpec | None = None) -> bool:
+        """A prediction proves one worker; with the launch spec, every configured worker must be READY
+        (TorchServe answers with the first while the others still load). Without it (a remote target
+        or a container, whose management port is not ours) the prediction alone decides."""
         if not super().check_ready(status, body, spec):
             return False
-        management = self._management
-        if management is None:
+        if spec is None:
             return True
-        host, port, workers = management
-        try:
-            conn = http.client.HTTPConnection(host, port, timeout=5)
-            try:
-                conn.request("GET", f"/models/{MODEL}")
-                response = conn.getresponse()
-                info = json.loads(response.read()) if response.status == 200 else []
-            finally:
-                conn.close()
-            ready = [w for w in info[0].get("workers", []) if w.get("status") == "READY"]
-        except (OSError, http.client.HTTPException, ValueError, LookupError, AttributeError):
-            return False
-        return len(ready) >= workers
+        return ready_workers(spec.host, spec.ports["management"]) >= spec.tunables.workers
 
     # -- client codec ---------------------------------------------------------------------------
     def encode(self, texts: list[str]) -> HttpRequest:
-        return HttpRequest("POST", f"/predictions/{MODEL}", self.json_body({"texts": texts}))
+        return HttpRequest("POST", f"/predictions/{MODEL}", json_body({"texts": texts}))
 
     def decode(self, status: int, body: bytes) -> list[Prediction]:
-        payload = self.parse_json(status, body)
+        payload = parse_json(status, body)
         if not isinstance(payload, list):
             raise ProtocolError(f"expected a JSON list of predictions, got {str(payload)[:200]}")
-        return self.pairs(payload)
+        return pairs(payload)
+
+
+def ready_workers(host: str, management_port: int) -> int:
+    """How many of the model's workers the management API reports READY (0 when it cannot tell)."""
+    try:
+        conn = http.client.HTTPConnection(host, management_port, timeout=5)
+        try:
+            conn.request("GET", f"/models/{MODEL}")
+            response = conn.getresponse()
+            info = json.loads(response.read()) if response.status == 200 else []
+        finally:
+            conn.close()
+        return sum(1 for w in info[0].get("workers", []) if w.get("status") == "READY")
+    except (OSError, http.client.HTTPException, ValueError, LookupError, AttributeError, TypeError):
+        return 0
 
 
 ADAPTER = TorchServeAdapter()

@@ -9,28 +9,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from servingbench.adapter import (
-    Adapter,
-    HttpRequest,
-    LaunchSpec,
-    Prediction,
-    Preset,
-    ProtocolError,
-    ServerCommand,
-    Tunables,
-)
+from servingbench.adapter import Adapter, LaunchSpec, Preset, ServerCommand, Tunables
+from servingbench.codecs import OpenInferenceV2Codec
 
 MODEL = "sentiment"
+CODEC = OpenInferenceV2Codec(MODEL, text_shape=(1,))
+"""V2 with texts as a BYTES tensor of shape [n, 1]: the model's items are [1], the batch dimension is
+required (shape [n] is a 400)."""
+IMAGE_COMMAND = [
+    "python", "-m", "triton_app", "--host", "0.0.0.0", "--http-port", "8000", "--grpc-port", "8001",
+    "--metrics-port", "8002", "--run-dir", "/tmp/run",
+]
+"""The Dockerfile's CMD without the tunables (container ports and run folder)."""
 
 
 class TritonAdapter(Adapter):
     name = "triton"
     display_name = "Triton (PyTriton 0.7.0, tritonserver 2.51)"
-    protocol = (
-        f'Open Inference Protocol V2: POST /v2/models/{MODEL}/infer '
-        '{"inputs":[{"name":"text","shape":[n,1],"datatype":"BYTES","data":[...]}]} '
-        "-> outputs label (BYTES), score (FP32); gRPC on the same model"
-    )
+    protocol = f"Open Inference Protocol V2: {CODEC.describe()}; gRPC on the same model"
+    codec = CODEC
     package = "nvidia-pytriton"
     port_names = ("http", "grpc", "metrics")
     # The Python-backend stub links Debian's libpython3.11; a venv from another 3.11 build (pyenv's)
@@ -77,22 +74,26 @@ class TritonAdapter(Adapter):
                 "triton: workers must be 1 (PyTriton model instances are threads in one process and race "
                 "at start); use max_batch_size for throughput and threads_per_worker for more CPUs"
             )
-        if tunables.max_batch_delay_ms < 0:
-            raise ValueError("triton: max_batch_delay_ms must be >= 0")
         if tunables.max_batch_size > 128:
             raise ValueError("triton: max_batch_size above 128 is not useful (the predictor chunks at 128)")
 
+    @staticmethod
+    def tunable_args(tunables: Tunables) -> list[str]:
+        """triton_app.py's flags for the tunables (workers is always 1: see validate)."""
+        return [
+            "--max-batch-size", str(tunables.max_batch_size),
+            "--max-queue-delay-us", str(round(tunables.max_batch_delay_ms * 1000)),
+        ]
+
     def command(self, spec: LaunchSpec, python: Path) -> ServerCommand:
-        t = spec.tunables
         argv = [
             str(python), "-m", "triton_app",
             "--host", spec.host,
             "--http-port", str(spec.ports["http"]),
             "--grpc-port", str(spec.ports["grpc"]),
             "--metrics-port", str(spec.ports["metrics"]),
-            "--max-batch-size", str(t.max_batch_size),
-            "--max-queue-delay-us", str(round(t.max_batch_delay_ms * 1000)),
             "--run-dir", str(spec.run_dir),
+            *self.tunable_args(spec.tunables),
         ]
         # PyTriton's home (default ~/.cache/pytriton) and XDG cache inside the run folder.
         env = {
@@ -101,20 +102,8 @@ class TritonAdapter(Adapter):
         }
         return ServerCommand(argv, env=env, cwd=self.server_dir)
 
-    def encode(self, texts: list[str]) -> HttpRequest:
-        body = {"inputs": [{"name": "text", "shape": [len(texts), 1], "datatype": "BYTES", "data": texts}]}
-        return HttpRequest("POST", f"/v2/models/{MODEL}/infer", self.json_body(body))
-
-    def decode(self, status: int, body: bytes) -> list[Prediction]:
-        payload = self.parse_json(status, body)
-        try:
-            outputs = {o["name"]: o["data"] for o in payload["outputs"]}  # type: ignore[index]
-            labels, scores = outputs["label"], outputs["score"]
-            if len(labels) != len(scores):
-                raise ValueError("label and score lengths differ")
-            return [(str(lab), float(score)) for lab, score in zip(labels, scores, strict=True)]
-        except (TypeError, KeyError, ValueError) as exc:
-            raise ProtocolError(f"unexpected V2 response: {str(payload)[:300]}") from exc
+    def container_command(self, tunables: Tunables) -> list[str]:
+        return [*IMAGE_COMMAND, *self.tunable_args(tunables)]
 
 
 ADAPTER = TritonAdapter()

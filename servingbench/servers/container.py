@@ -53,6 +53,7 @@ class ContainerServer(HttpTarget):
         assert self.spec is not None
         return {"launch": "docker", "image": self.spec.image, "ports": dict(self.spec.host_ports),
                 "docker_run": docker.docker_command_line(self.spec), "image_command": self.spec.image_command,
+                "container_tunables": self.spec.applied_tunables.as_dict(),
                 "framework_version": f"image {self.spec.image}", "server_metrics": UNWATCHED}
 
 

@@ -1,9 +1,11 @@
 """Docker launch mode: a framework's own image, run on the same CPU set and memory budget as a local run.
 
 The container is described completely by :func:`container_spec` (pure: no daemon needed, so it is tested
-for every framework), then built and started through the Docker SDK for Python. The image runs its
-Dockerfile's command, which serves on 0.0.0.0 *inside* the container; every port the Dockerfile EXPOSEs
-is published on the host's loopback only, as local servers bind loopback (DESIGN.md, fair measurement).
+for every framework), then built and started through the Docker SDK for Python. The image runs the
+adapter's ``container_command`` (and ``container_env``), the Dockerfile's command with the run's tunables,
+which serves on 0.0.0.0 *inside* the container; a run whose tunables the image cannot apply is refused,
+never recorded as applied. Every port the Dockerfile EXPOSEs is published on the host's loopback only, as
+local servers bind loopback (DESIGN.md, fair measurement).
 
 Port naming: the first EXPOSEd port of every framework Dockerfile is the inference HTTP port (the
 adapter's ``http``; tests/test_dockerfiles.py holds every Dockerfile to it). Further EXPOSEd ports (gRPC,
@@ -19,7 +21,7 @@ import re
 import shlex
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -131,12 +133,17 @@ class ContainerSpec:
     container_ports: dict[str, int]
     host_ports: dict[str, int]
     tunables: Tunables
+    applied_tunables: Tunables
+    """What the container applies: all of ``tunables`` (container_spec refuses a run it could not apply:
+    the record never claims a tunable the container did not get)."""
     build: dict[str, Any] = field(default_factory=dict)
     """Keyword arguments for ``client.images.build``."""
     run: dict[str, Any] = field(default_factory=dict)
     """Keyword arguments for ``client.containers.run``."""
     image_command: bool = True
-    """True: the Dockerfile's CMD runs, so workers and batching are the image's; only threads are ours."""
+    """True: the Dockerfile's CMD runs unchanged, which serves the default preset (an adapter whose
+    container_command is None, at the default preset; threads still reach it through SB_THREADS).
+    False: ``run['command']`` (the adapter's container_command) replaces the CMD and applies the tunables."""
 
     @property
     def base_url(self) -> str:
@@ -192,12 +199,11 @@ def container_spec(
         "shm_size": shm_size,
         "ports": {f"{inside[name]}/tcp": (HOST, ports[name]) for name in inside},
         "volumes": {str(model_dir): {"bind": CONTAINER_MODEL_DIR, "mode": "ro"}},
-        "environment": container_environment(tunables),
         "labels": labels,
     }
-    command = getattr(adapter, "container_command", None)
-    if callable(command):
-        run["command"] = command(tunables)
+    command, run["environment"] = _applying(adapter, tunables)
+    if command is not None:
+        run["command"] = command
     build = {
         "path": str(REPO),
         "dockerfile": dockerfile_path(adapter).relative_to(REPO).as_posix(),
@@ -206,8 +212,36 @@ def container_spec(
         "rm": True,
         "labels": {LABEL: "1", f"{LABEL}.framework": adapter.name},
     }
-    return ContainerSpec(adapter.name, image, inside, dict(ports), tunables, build, run,
+    return ContainerSpec(adapter.name, image, inside, dict(ports), tunables, tunables, build, run,
                          image_command="command" not in run)
+
+
+def _applying(adapter: Adapter, tunables: Tunables) -> tuple[list[str] | None, dict[str, str]]:
+    """The container's command and environment that apply ``tunables``, or a ValueError saying why not."""
+    environment = container_environment(tunables)
+    command = adapter.container_command(tunables)
+    if command is None:
+        _refuse_unless_default(adapter, tunables)
+        return None, environment
+    extra = adapter.container_env(tunables)
+    clash = sorted(set(extra) & set(environment))
+    if clash:
+        raise ValueError(f"{adapter.name}: container_env may not set {', '.join(clash)} (the harness does)")
+    return list(command), {**environment, **extra}
+
+
+def _refuse_unless_default(adapter: Adapter, tunables: Tunables) -> None:
+    """An image that cannot be told its tunables runs its CMD: the default preset, and nothing else."""
+    default = asdict(adapter.presets()["default"].tunables)
+    differ = {k: v for k, v in asdict(tunables).items()
+              if k != "threads_per_worker" and default.get(k) != v}  # threads: SB_THREADS reaches every image
+    if differ:
+        wanted = ", ".join(f"{k}={v}" for k, v in differ.items())
+        raise ValueError(
+            f"{adapter.name}: docker mode cannot apply {wanted} inside its image (the adapter has no "
+            f"container_command, so the image's CMD runs, which serves the default preset: {default}). "
+            "Run it locally (without LAUNCH=docker), or use the default preset."
+        )
 
 
 def docker_command_line(spec: ContainerSpec) -> str:

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from servingbench.adapter import Tunables
 from servingbench.frameworks import load_adapter
 from servingbench.measure.parity import eval_set, reference_predictions
 from servingbench.servers.local import Server, framework_python, launched
@@ -94,3 +95,32 @@ def test_tuned_preset_batches_correctly(model_dir, tmp_path):
         ports = list(server.spec.ports.values())
     assert server.stop_report["left_running"] == [] and server.stop_report["left_listening"] == []
     assert listening_on(ports) == []
+
+
+SETTINGS_AS_MLSERVER_READS_THEM = """
+import asyncio, json, sys
+from mlserver.cli.serve import load_settings
+settings, models = asyncio.run(load_settings(sys.argv[1]))
+print(json.dumps({"parallel_workers": settings.parallel_workers, "host": settings.host,
+                  "models": [[m.name, m.max_batch_size, m.max_batch_time] for m in models]}))
+"""
+
+
+@pytest.mark.parametrize("tunables", [
+    Tunables(workers=1), Tunables(workers=0, max_batch_size=8, max_batch_delay_ms=2.0),
+    Tunables(workers=2, max_batch_size=16, max_batch_delay_ms=5.0),
+], ids=["default", "tuned", "other"])
+def test_the_images_settings_take_the_container_environment(tunables):
+    """MLServer's own settings loader, on the image's docker/ folder, with docker mode's environment:
+    the tunables arrive (the settings files leave them unset; a value there would win)."""
+    adapter = load_adapter("mlserver")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHONHOME", "MLSERVER"))}
+    env.update(adapter.container_env(tunables), PYTHONPATH=str(adapter.server_dir))
+    image_config = adapter.folder / "docker"
+    argv = [str(framework_python(adapter)), "-c", SETTINGS_AS_MLSERVER_READS_THEM, str(image_config)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    loaded = json.loads(done.stdout)
+    size, seconds = adapter.batching(tunables)
+    assert loaded == {"parallel_workers": tunables.workers, "host": "0.0.0.0",
+                      "models": [["sentiment", size, seconds]]}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+from dataclasses import replace
 
 import pytest
 
@@ -49,7 +51,21 @@ def test_default_serves_the_model_and_survives_bad_input(model_dir, tmp_path):
         expected = reference_predictions(model_dir, texts)
         assert [label for label, _ in answers] == [label for label, _ in expected]
         assert all(abs(a[1] - e[1]) < 1e-4 for a, e in zip(answers, expected, strict=True))
+        assert_readiness_reads_the_management_api(adapter, server)
     _assert_nothing_left(server, run_dir)
+
+
+def assert_readiness_reads_the_management_api(adapter, server) -> None:
+    """check_ready with the launch spec asks the real management API for the spec's workers: ready with
+    the one configured, not with a spec that asks for one more than is running."""
+    status, body = server.send(adapter.readiness_request())
+    assert adapter.check_ready(status, body, server.spec) is True
+    spec = server.spec
+    ready_workers = sys.modules[type(adapter).__module__].ready_workers  # frameworks/torchserve/adapter.py
+    assert ready_workers(spec.host, spec.ports["management"]) == spec.tunables.workers
+    more = replace(spec, tunables=replace(spec.tunables, workers=spec.tunables.workers + 1))
+    assert adapter.check_ready(status, body, more) is False
+    assert adapter.check_ready(status, body) is True, "no spec (a remote target): the prediction decides"
 
 
 def test_tuned_batching_keeps_parity(model_dir, tmp_path):
