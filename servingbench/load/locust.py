@@ -66,7 +66,7 @@ class Distribution:
 
     With ``remote_workers`` > 0 every load step's master binds ``bind`` (host:port, reachable from
     the other machines) and waits for them; each remote machine runs
-    ``python -m servingbench loadgen-worker --master <host>:<port>``, which rejoins every step.
+    ``servingbench loadgen-worker --master <host>:<port>``, which rejoins every step.
     """
 
     local_workers: int = 1
