@@ -75,7 +75,37 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def build_app(args: argparse.Namespace):
+    """The Serve application: the replica class for these flags, deployed with their options."""
     from ray import serve
+
+    options = deployment_options(args)
+    cls = replica_class(args)
+    return serve.deployment(name="Sentiment", **options)(cls).bind()
+
+
+def deployment_options(args: argparse.Namespace) -> dict:
+    """serve.deployment's options: replicas, their CPU share, retries, concurrency, access log."""
+    # Ray reserves 1 CPU per replica by default; share the node's CPUs so N replicas fit on any budget.
+    cpus_per_replica = round(args.num_cpus / args.replicas, 4)
+    options: dict = {
+        "num_replicas": args.replicas,
+        "ray_actor_options": {"num_cpus": cpus_per_replica},
+        # A replica that cannot load the model fails the start at once instead of retrying for minutes.
+        "max_constructor_retry_count": 1,
+    }
+    if args.max_ongoing_requests:
+        options["max_ongoing_requests"] = args.max_ongoing_requests
+    if args.no_access_log:
+        options["logging_config"] = {"enable_access_log": False}
+    return options
+
+
+def http_helpers():
+    """``error``, ``read_texts`` and ``answer``: the HTTP side of the texts protocol for the replicas.
+
+    Closures, as they were inside build_app: the replica classes capture them, and Starlette and the
+    texts protocol are imported when the app is built, not when this module is imported.
+    """
     from starlette.requests import Request
     from starlette.responses import JSONResponse
 
@@ -102,19 +132,16 @@ def build_app(args: argparse.Namespace):
     def answer(predictions) -> JSONResponse:
         return JSONResponse({"predictions": prediction_objects(predictions)})
 
-    batching = args.max_batch_size > 1
-    # Ray reserves 1 CPU per replica by default; share the node's CPUs so N replicas fit on any budget.
-    cpus_per_replica = round(args.num_cpus / args.replicas, 4)
-    options: dict = {
-        "num_replicas": args.replicas,
-        "ray_actor_options": {"num_cpus": cpus_per_replica},
-        # A replica that cannot load the model fails the start at once instead of retrying for minutes.
-        "max_constructor_retry_count": 1,
-    }
-    if args.max_ongoing_requests:
-        options["max_ongoing_requests"] = args.max_ongoing_requests
-    if args.no_access_log:
-        options["logging_config"] = {"enable_access_log": False}
+    return error, read_texts, answer
+
+
+def replica_class(args: argparse.Namespace) -> type:
+    """The deployment's class: one predict per request, or (max_batch_size > 1) Serve's @serve.batch."""
+    from ray import serve
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+
+    error, read_texts, answer = http_helpers()
 
     class Sentiment:
         """One replica: the shared predictor, ORT threads = SB_THREADS, per-request or batched."""
@@ -153,8 +180,8 @@ def build_app(args: argparse.Namespace):
                 return answer([await self.predict_batch(texts[0])])
             return answer(await asyncio.gather(*(self.predict_batch(t) for t in texts)))
 
-    cls = BatchedSentiment if batching else Sentiment
-    return serve.deployment(name="Sentiment", **options)(cls).bind()
+    batching = args.max_batch_size > 1
+    return BatchedSentiment if batching else Sentiment
 
 
 # -- the Ray node ------------------------------------------------------------------------------------

@@ -96,13 +96,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Start Triton with the model, serve until SIGTERM/SIGINT or a dead server, stop cleanly.
+
+    Exit code 0 only for a server that became ready and was stopped by a signal; 1 otherwise (a start
+    that failed or was interrupted, a server that died); 2 when no workspace path fits PyTriton's Unix
+    sockets.
+    """
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     run_dir = pathlib.Path(args.run_dir).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)  # tritonserver writes its log file there
 
-    from pytriton.model_config import DynamicBatcher, ModelConfig, Tensor
-    from pytriton.triton import Triton, TritonConfig, TritonLifecyclePolicy
+    # PyTriton is imported before anything is made: an install that cannot import it then leaves no
+    # workspace in /tmp and loads no predictor.
+    import pytriton.model_config
+    import pytriton.triton  # noqa: F401
 
     workspace, short_dir = choose_workspace(run_dir)
     if workspace is None:
@@ -116,7 +124,31 @@ def main(argv: list[str] | None = None) -> int:
     predictor = load_predictor()  # load (and fail) before any port opens
     LOG.info("predictor loaded from %s with %d thread(s)", predictor.model_dir, predictor.threads)
 
-    config = TritonConfig(
+    config = server_config(args, run_dir)
+    batching = model_config(args)
+    infer = make_infer(predictor)
+    triton = create_triton(config, workspace)
+    lifecycle = Lifecycle()
+    lifecycle.install_signal_handlers()
+    watch = (triton, lifecycle.ready, lifecycle.stopping, run_dir, workspace)
+    threading.Thread(target=watch_startup, args=watch, daemon=True).start()
+    try:
+        start_model(triton, infer, batching, args, lifecycle.ready)
+        lifecycle.serve_until_stop(triton)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        lifecycle.stopping.set()
+        stop_triton(triton, short_dir)
+    LOG.info("Triton stopped")
+    return lifecycle.exit_code()
+
+
+def server_config(args: argparse.Namespace, run_dir: pathlib.Path):
+    """tritonserver's listeners on the given address and ports, its log in the run folder, a 5 s exit."""
+    from pytriton.triton import TritonConfig
+
+    return TritonConfig(
         http_address=args.host,
         http_port=args.http_port,
         grpc_address=args.host,
@@ -127,91 +159,126 @@ def main(argv: list[str] | None = None) -> int:
         log_file=run_dir / "tritonserver.log",
         exit_timeout_secs=5,
     )
-    model_config = ModelConfig(
+
+
+def model_config(args: argparse.Namespace):
+    """The model's dynamic batching, from the tunables (Triton's own batcher, not ours)."""
+    from pytriton.model_config import DynamicBatcher, ModelConfig
+
+    return ModelConfig(
         batching=True,
         max_batch_size=args.max_batch_size,
         batcher=DynamicBatcher(max_queue_delay_microseconds=args.max_queue_delay_us),
     )
-    infer = make_infer(predictor)
+
+
+def create_triton(config, workspace: pathlib.Path):
+    """PyTriton's handle on tritonserver, set up to serve from a model store in our workspace."""
+    from pytriton.triton import Triton, TritonLifecyclePolicy
 
     # A local model store: PyTriton writes the proxy model into the workspace and tritonserver loads it
     # at start (--load-model *). With the default policy PyTriton sends the model files through the
     # load API, and tritonserver unpacks them into a hard-coded /tmp/folderXXXXXX, outside the run dir
     # (and left behind if the server is killed).
-    triton = Triton(
+    return Triton(
         config=config,
         workspace=workspace,
         triton_lifecycle_policy=TritonLifecyclePolicy(launch_triton_on_startup=True, local_model_store=True),
     )
-    stopping = threading.Event()
-    ready = threading.Event()
-    signalled = threading.Event()
 
-    # Signals. CPython runs Python signal handlers only in the main thread, and only when it next
-    # executes bytecode; the kernel may deliver SIGTERM to any of PyTriton's threads, and a main thread
-    # asleep in a lock wait is then not woken (seen: a stop that waited for SIGKILL). So:
-    # - while starting, the handler raises KeyboardInterrupt (the main thread polls the server, so it
-    #   runs it promptly) and the finally below cleans up;
-    # - once ready, the main thread waits on signal.set_wakeup_fd, which the C-level handler writes in
-    #   whichever thread received the signal, and the Python handler does nothing.
-    wake_r, wake_w = os.pipe()
-    os.set_blocking(wake_w, False)
-    signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
 
-    def on_signal(signum, _frame):
-        if not ready.is_set() and not stopping.is_set():
-            signalled.set()
-            stopping.set()
+def start_model(triton, infer, batching, args: argparse.Namespace, ready: threading.Event) -> None:
+    """Bind the model, start tritonserver and return once the model is ready (then ``ready`` is set).
+
+    A signal in here raises KeyboardInterrupt (see Lifecycle): the caller's finally stops Triton.
+    """
+    from pytriton.model_config import Tensor
+
+    triton.bind(
+        model_name=MODEL_NAME,
+        infer_func=infer,  # one model instance: see the adapter's validate() for why
+        inputs=[Tensor(name="text", dtype=bytes, shape=(1,))],
+        outputs=[
+            Tensor(name="label", dtype=bytes, shape=(1,)),
+            Tensor(name="score", dtype=np.float32, shape=(1,)),
+        ],
+        config=batching,
+        strict=True,
+    )
+    triton.run()  # starts tritonserver, loads the proxy model, waits until it is ready
+    ready.set()
+    LOG.info("model %s ready: http %d, grpc %d, metrics %d", MODEL_NAME, args.http_port, args.grpc_port,
+             args.metrics_port)
+
+
+class Lifecycle:
+    """Where the start stands (ready, stopping, stopped by a signal), shared by main, the signal handler
+    and the start-up watch, and the read end of the signal wakeup pipe."""
+
+    def __init__(self) -> None:
+        self.stopping = threading.Event()
+        self.ready = threading.Event()
+        self.signalled = threading.Event()
+        self.wake_r = -1
+
+    def install_signal_handlers(self) -> None:
+        """SIGTERM and SIGINT: KeyboardInterrupt while starting, the wakeup pipe once ready.
+
+        CPython runs Python signal handlers only in the main thread, and only when it next executes
+        bytecode; the kernel may deliver SIGTERM to any of PyTriton's threads, and a main thread asleep
+        in a lock wait is then not woken (seen: a stop that waited for SIGKILL). So:
+        - while starting, the handler raises KeyboardInterrupt (the main thread polls the server, so it
+          runs it promptly) and main's finally cleans up;
+        - once ready, the main thread waits on signal.set_wakeup_fd, which the C-level handler writes in
+          whichever thread received the signal, and the Python handler does nothing.
+        """
+        wake_r, wake_w = os.pipe()
+        os.set_blocking(wake_w, False)
+        signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
+        self.wake_r = wake_r
+        signal.signal(signal.SIGTERM, self.on_signal)
+        signal.signal(signal.SIGINT, self.on_signal)
+
+    def on_signal(self, signum, _frame) -> None:
+        """The Python-level handler: acts only while starting (see install_signal_handlers)."""
+        if not self.ready.is_set() and not self.stopping.is_set():
+            self.signalled.set()
+            self.stopping.set()
             LOG.info("signal %d while starting: stopping Triton", signum)
             raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    watch = (triton, ready, stopping, run_dir, workspace)
-    threading.Thread(target=watch_startup, args=watch, daemon=True).start()
-    try:
-        triton.bind(
-            model_name=MODEL_NAME,
-            infer_func=infer,  # one model instance: see the adapter's validate() for why
-            inputs=[Tensor(name="text", dtype=bytes, shape=(1,))],
-            outputs=[
-                Tensor(name="label", dtype=bytes, shape=(1,)),
-                Tensor(name="score", dtype=np.float32, shape=(1,)),
-            ],
-            config=model_config,
-            strict=True,
-        )
-        triton.run()  # starts tritonserver, loads the proxy model, waits until it is ready
-        ready.set()
-        LOG.info("model %s ready: http %d, grpc %d, metrics %d", MODEL_NAME, args.http_port, args.grpc_port,
-                 args.metrics_port)
-        # Serve until a signal, or until tritonserver or the proxy model dies (what triton.serve()
-        # watches, with a 10 s period).
+    def serve_until_stop(self, triton) -> None:
+        """Block while serving; return on a signal or when tritonserver or the proxy model dies.
+
+        Those deaths are what triton.serve() watches, with a 10 s period; this checks every second.
+        """
         while True:
-            readable, _, _ = select.select([wake_r], [], [], 1.0)
+            readable, _, _ = select.select([self.wake_r], [], [], 1.0)
             if readable:
-                signum = os.read(wake_r, 64)[-1]
-                signalled.set()
+                signum = os.read(self.wake_r, 64)[-1]
+                self.signalled.set()
                 LOG.info("signal %d: stopping Triton", signum)
                 break
             if not triton.is_alive():
                 LOG.error("tritonserver or the PyTriton proxy model died: stopping")
                 break
-    except KeyboardInterrupt:
-        pass
-    finally:
-        stopping.set()
-        triton.stop()
-        # tritonserver may have exited on its own SIGTERM first: PyTriton then runs stop() in its exit
-        # callback thread, and ours returns at once. Wait for that cleanup (non-daemon threads).
-        for thread in threading.enumerate():
-            if thread is not threading.current_thread() and not thread.daemon:
-                thread.join(timeout=15)
-        remove_backend_shm()
-        if short_dir is not None:
-            shutil.rmtree(short_dir, ignore_errors=True)
-    LOG.info("Triton stopped")
-    return 0 if ready.is_set() and signalled.is_set() else 1
+
+    def exit_code(self) -> int:
+        """0 for a server that became ready and was stopped by a signal, else 1."""
+        return 0 if self.ready.is_set() and self.signalled.is_set() else 1
+
+
+def stop_triton(triton, short_dir: pathlib.Path | None) -> None:
+    """Stop tritonserver and PyTriton, wait for their cleanup, then free what they may leave behind."""
+    triton.stop()
+    # tritonserver may have exited on its own SIGTERM first: PyTriton then runs stop() in its exit
+    # callback thread, and ours returns at once. Wait for that cleanup (non-daemon threads).
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join(timeout=15)
+    remove_backend_shm()
+    if short_dir is not None:
+        shutil.rmtree(short_dir, ignore_errors=True)
 
 
 def socket_fits(workspace: pathlib.Path) -> bool:
