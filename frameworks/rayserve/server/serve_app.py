@@ -194,7 +194,9 @@ SOCKET_PATH_MAX = 107
 def app_builder(args: dict):
     """Ray Serve application builder for serveConfigV2 (KubeRay RayService): ``args`` are this script's
     flags (replicas, max_batch_size, batch_wait_ms, max_ongoing_requests) as a mapping."""
-    return build_app(parse_args([f"--{k.replace('_', '-')}={v}" for k, v in args.items()]))
+    parsed = parse_args([f"--{k.replace('_', '-')}={v}" for k, v in args.items()])
+    parsed.num_cpus = parsed.num_cpus or len(os.sched_getaffinity(0))  # as main() does: the pod's CPUs
+    return build_app(parsed)
 
 
 def socket_dir(temp_dir: str) -> str | None:
