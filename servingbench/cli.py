@@ -164,9 +164,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
         written = write_reports(base.results_root)
         print(f"\nreport: {written[-1]}")
-    if any(r.get("status") == "interrupted" for r in runs):
+    if any(r.status == "interrupted" for r in runs):
         return 130
-    return 0 if all(r.get("status") == "complete" for r in runs) else 1
+    return 0 if all(r.status == "complete" for r in runs) else 1
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
@@ -253,14 +253,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return 2
     from servingbench.results import load_run
 
-    record = load_run(run_dir) or {}
+    record = load_run(run_dir)
     if not args.no_report:
         from servingbench.report.pages import write_reports
 
         index = write_reports(config.results_root)[-1]
         print(f"report: {index.parent / 'runs' / (run_dir.name + '.html')} (all runs: {index})")
     print(f"result: {run_dir}")
-    status = record.get("status")
+    status = record.status if record else None
     if status == "interrupted":
         return 130
     return 0 if status == "complete" else 1

@@ -10,15 +10,23 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
-
 from loadtests.corpus import request_texts
 from servingbench.load.locust import run_locust, write_requests
 from servingbench.load.steps import StepContext, closed_step, open_step
 from servingbench.measure.parity import check_parity, eval_set, reference_predictions
-from servingbench.measure.slo_search import Probe, passes, search, seed_for
+from servingbench.measure.slo_search import Probe, search, seed_for
 from servingbench.profiles import Profile
 from servingbench.progress import Progress
+from servingbench.record import (
+    FIXED_LOAD,
+    SLO_PROBE,
+    SLO_REPEAT,
+    ClosedStep,
+    OpenStep,
+    RunRecord,
+    SloSearch,
+    Step,
+)
 from servingbench.servers.errors import ServerDied
 from servingbench.servers.target import Target
 from servingbench.summary import summarize_run
@@ -28,13 +36,13 @@ class ParityFailed(RuntimeError):
     pass
 
 
-def run_parity_gate(server: Target, model_dir: Path, record: dict, progress: Progress) -> None:
+def run_parity_gate(server: Target, model_dir: Path, record: RunRecord, progress: Progress) -> None:
     """The evaluation set through the native protocol; raises ParityFailed when it does not match."""
     progress("parity gate: evaluation sentences through the native protocol")
     items = eval_set()
     reference = reference_predictions(model_dir, [t for t, _ in items])
     parity = check_parity(server.predict, reference, items)
-    record["parity"] = parity.as_dict()
+    record.parity = parity
     if not parity.passed:
         raise ParityFailed(
             parity.error or f"{parity.label_mismatches} label mismatches, max score difference "
@@ -43,7 +51,7 @@ def run_parity_gate(server: Target, model_dir: Path, record: dict, progress: Pro
     progress(f"parity passed: {parity.sentences} sentences, max score diff {parity.max_score_diff:.1e}")
 
 
-def run_load_protocol(ctx: StepContext, profile: Profile, record: dict, folder: Path,
+def run_load_protocol(ctx: StepContext, profile: Profile, record: RunRecord, folder: Path,
                       progress: Progress) -> None:
     """Warm-up, closed-loop steps, the fixed-load open-loop step, the SLO search and its repeats."""
     server = ctx.server
@@ -53,36 +61,30 @@ def run_load_protocol(ctx: StepContext, profile: Profile, record: dict, folder: 
                max_requests=profile.max_requests_per_step, cpus=ctx.loadgen_cpus, out_dir=ctx.load_dir,
                name="warmup", distribution=ctx.distribution)
     check_alive(server, "the warm-up")
-    histograms: dict[str, str] = {}
 
-    steps: list[dict] = []
-    record["steps"] = steps
     for i, users in enumerate(profile.users, 1):
         progress(f"closed loop {i}/{len(profile.users)}: {users} users, "
                  f"{profile.step_warmup_s:.0f} s settle + {profile.step_s:.0f} s measured")
         step = closed_step(ctx, users, profile.step_warmup_s, profile.step_s, profile.windows,
                            profile.max_requests_per_step)
-        histograms[f"closed_u{users}"] = step.pop("_hdr")
-        steps.append(step)
+        record.steps.append(step)
         progress("  " + describe_step(step))
         check_alive(server, f"closed-loop step {i} ({users} users)")
 
-    open_steps: list[dict] = []
-    record["open_steps"] = open_steps
     rate = profile.fixed_rate_rps
     progress(f"open loop at the fixed load: {rate:g} req/s Poisson, {profile.open_s:.0f} s measured")
-    _recorded_open_step(ctx, profile, rate, profile.open_s, seed_for(rate), "open_fixed", "fixed load",
-                        open_steps, histograms, progress)
+    _recorded_open_step(ctx, profile, rate, profile.open_s, seed_for(rate), "open_fixed", FIXED_LOAD,
+                        record.open_steps, progress)
 
-    peak = max((s["throughput_rps"] for s in steps), default=0.0)
+    peak = max((s.latency.throughput_rps for s in record.steps), default=0.0)
     start = max(peak, rate, 1.0)
-    record["slo_search"] = run_slo_search(ctx, profile, start, open_steps, histograms, progress)
-    (folder / "histograms.json").write_text(json.dumps(histograms))
-    record["summary"] = summarize_run(record)
+    record.slo_search = run_slo_search(ctx, profile, start, record.open_steps, progress)
+    (folder / "histograms.json").write_text(json.dumps(record.histograms()))
+    record.summary = summarize_run(record)
 
 
-def run_slo_search(ctx: StepContext, profile: Profile, start_rps: float, open_steps: list[dict],
-                   histograms: dict[str, str], progress: Progress) -> dict:
+def run_slo_search(ctx: StepContext, profile: Profile, start_rps: float, open_steps: list[OpenStep],
+                   progress: Progress) -> SloSearch:
     """The highest Poisson rate meeting the SLO, then ``repeats`` confirmations with fresh seeds."""
     probe_no = [0]
 
@@ -90,57 +92,44 @@ def run_slo_search(ctx: StepContext, profile: Profile, start_rps: float, open_st
         probe_no[0] += 1
         progress(f"SLO search probe {probe_no[0]}/{profile.slo_probes}: {rate:.1f} req/s")
         step = _recorded_open_step(ctx, profile, rate, profile.probe_s, seed, f"slo_probe{probe_no[0]}",
-                                   "SLO search", open_steps, histograms, progress)
-        return Probe(rate, step["p99_ms"], step["error_rate"], step["throughput_rps"],
-                     passes(step["p99_ms"], step["error_rate"], ctx.slo_p99_ms, ctx.max_error_rate),
-                     seed, step["generator_limited"])
+                                   SLO_PROBE, open_steps, progress)
+        return step.probe(ctx.slo_p99_ms, ctx.max_error_rate)
 
     result = search(measure, start_rps=start_rps, max_probes=profile.slo_probes)
-    out = result.as_dict()
-    confirmations = []
+    confirmations: list[OpenStep] = []
     best = result.best_rate_rps
     if best > 0 and profile.repeats > 1:
         for k in range(1, profile.repeats + 1):
             progress(f"SLO repeat {k}/{profile.repeats} at {best:.1f} req/s (fresh seed)")
             confirmations.append(_recorded_open_step(
-                ctx, profile, best, profile.probe_s, seed_for(best, k), f"slo_repeat{k}", "SLO repeat",
-                open_steps, histograms, progress))
+                ctx, profile, best, profile.probe_s, seed_for(best, k), f"slo_repeat{k}", SLO_REPEAT,
+                open_steps, progress))
     elif best > 0:
-        confirmations = [s for s in open_steps if s.get("purpose") == "SLO search" and s["rate_rps"] == best]
-    achieved = [s["throughput_rps"] for s in confirmations]
-    out.update(
-        repeats=len(confirmations),
-        repeats_passed=sum(1 for s in confirmations if s["meets_slo"]),
-        achieved_rps=achieved,
-        p99_ms=[s["p99_ms"] for s in confirmations],
-        throughput_rps=float(np.median(achieved)) if achieved else 0.0,
-        spread_rps=[min(achieved), max(achieved)] if achieved else [0.0, 0.0],
-    )
-    return out
+        confirmations = [s for s in open_steps if s.purpose == SLO_PROBE and s.rate_rps == best]
+    return SloSearch.of(result, [s.probe(ctx.slo_p99_ms, ctx.max_error_rate) for s in confirmations])
 
 
 def _recorded_open_step(ctx: StepContext, profile: Profile, rate: float, measure_s: float, seed: int,
-                        name: str, purpose: str, open_steps: list[dict], histograms: dict[str, str],
-                        progress: Progress) -> dict:
-    """One open-loop step, kept in the run with its purpose and histogram, and reported as it ends."""
-    step = open_step(ctx, rate, profile.open_warmup_s, measure_s, seed, name=name, windows=profile.windows)
-    step["purpose"] = purpose
-    histograms[name] = step.pop("_hdr")
+                        name: str, purpose: str, open_steps: list[OpenStep], progress: Progress) -> OpenStep:
+    """One open-loop step, kept in the run with its purpose (and histogram), and reported as it ends."""
+    step = open_step(ctx, rate, profile.open_warmup_s, measure_s, seed, name=name, windows=profile.windows,
+                     purpose=purpose)
     open_steps.append(step)
     progress("  " + describe_step(step))
     check_alive(ctx.server, f"the {purpose} step {name}")
     return step
 
 
-def describe_step(step: dict) -> str:
-    load = f"{step['users']} users" if step["mode"] == "closed" else f"{step['rate_rps']:.1f} req/s offered"
-    parts = [load, f"{step['throughput_rps']:.1f} req/s", f"p50 {step['p50_ms']:.1f} ms",
-             f"p99 {step['p99_ms']:.1f} ms", f"errors {step['errors']}"]
-    if step.get("server_cpu_util") is not None:
-        parts.append(f"server CPU {step['server_cpu_util']:.2f}")
-    if step.get("stable") is False:
+def describe_step(step: Step) -> str:
+    lat, res = step.latency, step.resources
+    load = f"{step.users} users" if isinstance(step, ClosedStep) else f"{step.rate_rps:.1f} req/s offered"
+    parts = [load, f"{lat.throughput_rps:.1f} req/s", f"p50 {lat.p50_ms:.1f} ms", f"p99 {lat.p99_ms:.1f} ms",
+             f"errors {lat.errors}"]
+    if res.server_cpu_util is not None:
+        parts.append(f"server CPU {res.server_cpu_util:.2f}")
+    if step.stability is not None and step.stability.stable is False:
         parts.append("unstable")
-    if step.get("generator_limited"):
+    if step.generator_limited:
         parts.append("[GENERATOR-LIMITED]")
     return ", ".join(parts)
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from servingbench.adapter import Adapter, Tunables
 from servingbench.presets import TUNED_FILE
 from servingbench.profiles import Profile
+from servingbench.record import RunRecord
 from servingbench.results import load_run
 from servingbench.run import BenchConfig, run_bench
 
@@ -79,18 +80,8 @@ def tune(adapter: Adapter, base: BenchConfig, model_dir: Path, budget_s: float, 
             f"({(budget_s - spent) / 60:.1f} min of budget left)")
         config = replace(base, framework=adapter.name, preset="default", profile=TUNE_PROFILE,
                          overrides=asdict(tunables), results_root=folder)
-        record = load_run(run_bench(config, model_dir, out)) or {}
-        summary = record.get("summary") or {}
-        table.append({
-            "tunables": asdict(tunables),
-            "status": record.get("status", "failed"),
-            "failure_reason": (record.get("failure_reason") or "")[:500] or None,
-            "throughput_at_slo_rps": summary.get("throughput_at_slo_rps", 0.0),
-            "p99_ms_at_fixed_load": summary.get("p99_ms_at_fixed_load"),
-            "time_to_ready_s": record.get("time_to_ready_s"),
-            "run_id": record.get("run_id"),
-        })
-        if record.get("status") == "interrupted":
+        table.append(candidate_row(tunables, load_run(run_bench(config, model_dir, out))))
+        if table[-1]["status"] == "interrupted":
             break
     done = [row for row in table if row["status"] == "complete"]
     best = max(done, key=lambda r: r["throughput_at_slo_rps"], default=None)
@@ -109,6 +100,20 @@ def tune(adapter: Adapter, base: BenchConfig, model_dir: Path, budget_s: float, 
     }
     (folder / "tuning.json").write_text(json.dumps(result, indent=2))
     return result
+
+
+def candidate_row(tunables: Tunables, record: RunRecord | None) -> dict:
+    """One line of the search table, from the candidate's run (None: no readable run)."""
+    summary = record.summary if record else None
+    return {
+        "tunables": asdict(tunables),
+        "status": record.status if record else "failed",
+        "failure_reason": ((record.failure_reason if record else None) or "")[:500] or None,
+        "throughput_at_slo_rps": summary.throughput_at_slo_rps if summary else 0.0,
+        "p99_ms_at_fixed_load": summary.p99_ms_at_fixed_load if summary else None,
+        "time_to_ready_s": record.time_to_ready_s if record else None,
+        "run_id": record.run_id if record else None,
+    }
 
 
 def write_tuned_preset(adapter: Adapter, result: dict) -> Path | None:

@@ -1,14 +1,15 @@
 """The comparison's summary table: ranked by throughput at the SLO, failures kept with their reason."""
 
 from servingbench.compare import summary_table
+from servingbench.record import RunRecord, Summary
 
 
 def run(name, tput, status="complete", reason=None):
-    return {"framework": name, "preset": "default", "status": status, "failure_reason": reason,
-            "time_to_ready_s": 2.5,
-            "summary": {"throughput_at_slo_rps": tput, "p50_ms_at_fixed_load": 5.0,
-                        "p99_ms_at_fixed_load": 9.0, "mem_peak_mib": 300.0,
-                        "cpu_ms_per_request_at_fixed_load": 6.0} if tput is not None else {}}
+    return RunRecord(framework=name, preset="default", status=status, failure_reason=reason,
+                     time_to_ready_s=2.5,
+                     summary=Summary(throughput_at_slo_rps=tput, p50_ms_at_fixed_load=5.0,
+                                     p99_ms_at_fixed_load=9.0, mem_peak_mib=300.0,
+                                     cpu_ms_per_request_at_fixed_load=6.0) if tput is not None else None)
 
 
 def test_ranked_with_failures_last():

@@ -88,8 +88,9 @@ def test_series_do_not_mix_profiles_or_failed_runs(tmp_path):
 
 
 def test_a_change_of_method_starts_a_new_series(tmp_path):
-    """Closed-loop figures followed by open-loop ones: a new series, not a regression."""
-    _history(tmp_path, [50.0, 51.0, 49.0, 50.0])
+    """Closed-loop figures (schema-1 runs of that era) followed by open-loop ones: a new series, not a
+    regression."""
+    _history(tmp_path, [50.0, 51.0, 49.0, 50.0], schema=1)
     write_run(tmp_path, started="2026-01-09T00:00:00+00:00", tput=5.0, samples=False, summary_extra={
         "slo_source": "open-loop search", "fixed_load_rps": 20, "p99_ms_at_fixed_load": 900.0})
     views = [run_view(r) for r in list_runs(tmp_path)]

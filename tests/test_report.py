@@ -12,8 +12,8 @@ from servingbench.report.comparison import compare
 from servingbench.report.markdown import summary_markdown
 from servingbench.report.model import run_view
 from servingbench.report.pages import write_reports, write_run_report
-from servingbench.results import list_runs
-from tests.test_report_data import write_run
+from servingbench.results import list_runs, load_run
+from tests.test_report_data import searched, write_run
 
 
 def views(root: Path):
@@ -82,19 +82,20 @@ def test_ranking_by_throughput_then_p99_and_parity_failures_unranked(tmp_path):
     assert rows[-1].run is None and rows[-1].latest_attempt.status == "interrupted"
 
 
-def test_missing_and_future_fields(tmp_path):
-    old = write_run(tmp_path, "old", samples=False, extra={"summary": {}, "steps": [], "cpus": None})
-    v = run_view(json.loads((old / "run.json").read_text()))
+def test_missing_and_newer_fields(tmp_path):
+    old = write_run(tmp_path, "old", samples=False, schema=1,
+                    extra={"summary": {}, "steps": [], "cpus": None})
+    v = run_view(load_run(old))
     assert v.throughput_at_slo_rps is None and v.fixed_load.p99_ms is None and v.usd_per_million is None
     new = write_run(tmp_path, "new", summary_extra={
         "throughput_at_slo_rps": 72.5, "throughput_at_slo_spread": [70.0, 75.0],
         "slo_source": "open-loop search",
         "fixed_load_rps": 20, "p50_ms_at_fixed_load": 11.0, "p99_ms_at_fixed_load": 19.5,
-    }, extra={"cost": {"instance": "c7i.large", "usd_per_hour": 0.0893, "usd_per_million": 0.34,
-                       "assumption": "1 vCPU", "price_source": "AWS on-demand", "price_date": "2026-01-01"},
-              "overhead": {"latency_ms_at_1_user": 1.5, "throughput_fraction": 0.8}, "repeats": 3,
-              "generator_ceiling": {"rps": 2500.0, "cpus": [1]}})
-    v = run_view(json.loads((new / "run.json").read_text()))
+        "cost": {"instance": "c7i.large", "usd_per_hour": 0.0893, "usd_per_million": 0.34,
+                 "assumption": "1 vCPU", "price_source": "AWS on-demand", "price_date": "2026-01-01"},
+        "overhead": {"latency_ms_at_1_user": 1.5, "throughput_fraction": 0.8},
+    }, extra={"slo_search": searched([70.0, 72.5, 75.0]), "generator_ceiling": {"rps": 2500.0, "cpus": [1]}})
+    v = run_view(load_run(new))
     assert v.throughput_at_slo_rps == 72.5 and v.throughput_spread == (70.0, 75.0)
     assert v.slo_source == "open-loop search" and v.repeats == 3
     fixed = v.fixed_load
@@ -111,7 +112,7 @@ def test_missing_and_future_fields(tmp_path):
 
 def test_overhead_falls_back_to_reference(tmp_path):
     folder = write_run(tmp_path)
-    v = run_view(json.loads((folder / "run.json").read_text()))
+    v = run_view(load_run(folder))
     assert v.overhead_latency_ms == 2.0  # p50 at 1 user (10 ms) - in-process p50 (8 ms)
     assert v.overhead_throughput_fraction is None  # never invented
 
@@ -119,11 +120,11 @@ def test_overhead_falls_back_to_reference(tmp_path):
 def test_reproduce_command(tmp_path):
     overrides = {"workers": 2, "threads_per_worker": None}
     folder = write_run(tmp_path, "rayserve", "tuned", extra={"overrides": overrides, "loadgen_workers": 1})
-    v = run_view(json.loads((folder / "run.json").read_text()))
+    v = run_view(load_run(folder))
     assert v.reproduce_command == ("make bench FRAMEWORK=rayserve PRESET=tuned PROFILE=quick SLO=100 "
                                    "SERVER_CPUS=0 LOADGEN_CPUS=1 WORKERS=2")
     remote = write_run(tmp_path, "remote", extra={"target": "http://10.0.0.5:8000", "loadgen_workers": 2})
-    assert run_view(json.loads((remote / "run.json").read_text())).reproduce_command.endswith(
+    assert run_view(load_run(remote)).reproduce_command.endswith(
         "TARGET=http://10.0.0.5:8000 LOADGEN_WORKERS=2")
 
 
@@ -223,8 +224,8 @@ def test_write_run_report_in_run_folder(tmp_path):
 
 def test_spread_needs_repeats(tmp_path):
     folder = write_run(tmp_path, samples=False, summary_extra={"throughput_at_slo_spread": [50.0, 50.0]},
-                       extra={"slo_search": {"repeats": 1}})
-    assert run_view(json.loads((folder / "run.json").read_text())).throughput_spread is None
+                       extra={"slo_search": searched([50.0])})
+    assert run_view(load_run(folder)).throughput_spread is None
 
 
 def test_rebuild_keeps_fresh_pages_and_prunes_removed_runs(tmp_path):
@@ -244,7 +245,8 @@ def test_rebuild_keeps_fresh_pages_and_prunes_removed_runs(tmp_path):
 def test_frameworks_are_called_different_only_beyond_their_spread(tmp_path):
     def repeated(name, tput, lo, hi):
         write_run(tmp_path, name, samples=False, tput=tput,
-                  summary_extra={"throughput_at_slo_spread": [lo, hi]}, extra={"slo_search": {"repeats": 3}})
+                  summary_extra={"throughput_at_slo_spread": [lo, hi]},
+                  extra={"slo_search": searched([lo, tput, hi])})
 
     repeated("alpha", 100.0, 95.0, 104.0)
     repeated("beta", 90.0, 86.0, 97.0)   # overlaps alpha: a tie
@@ -264,6 +266,6 @@ def test_a_headline_whose_repeats_missed_the_slo_says_so(tmp_path):
     for name, tput, spread, passed in (("alpha", 18.7, [16.2, 18.8], 2), ("beta", 50.0, [49.0, 51.0], 3)):
         write_run(tmp_path, name, samples=False, tput=tput,
                   summary_extra={"throughput_at_slo_spread": spread},
-                  extra={"slo_search": {"repeats": 3, "repeats_passed": passed}})
+                  extra={"slo_search": searched([spread[0], tput, spread[1]], passed=passed)})
     index = write_reports(tmp_path, tmp_path / "reports")[-1].read_text()
     assert index.count("data-repeats-missed") == 1 and "SLO met in 2 of 3 repeats" in index

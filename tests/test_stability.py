@@ -15,16 +15,16 @@ def steady(rate: float, seconds: float, latency_ms: float, jitter: float = 0.0, 
 
 def test_steady_load_is_stable():
     result = stability(steady(300, 12, 10.0, jitter=0.05), 0, 12, windows=3)
-    assert result["stable"] is True and result["throughput_spread"] < 0.1
+    assert result.stable is True and result.throughput_spread < 0.1
 
 
 def test_a_latency_jump_in_the_last_window_is_unstable():
     data = steady(300, 12, 10.0, jitter=0.05)
     data[data[:, 0] > 8, 1] *= 3  # the server slowed down during the step
     result = stability(data, 0, 12, windows=3)
-    assert result["stable"] is False and result["p99_spread"] > 1.0
+    assert result.stable is False and result.p99_spread > 1.0
 
 
 def test_too_few_requests_per_window_are_not_judged():
     result = stability(steady(MIN_PER_WINDOW / 8, 12, 10.0), 0, 12, windows=3)
-    assert result["stable"] is None and min(result["window_requests"]) < MIN_PER_WINDOW
+    assert result.stable is None and min(result.window_requests) < MIN_PER_WINDOW

@@ -10,11 +10,13 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from servingbench.envs import REPO
 from servingbench.load.locust import GENERATOR_SATURATED, Distribution, run_locust
 from servingbench.measure import stats
+from servingbench.serial import Record
 from servingbench.servers.net import HOST, free_port
 from servingbench.servers.procs import ProcessTree
 from servingbench.servers.spawn import spawn_pinned
@@ -50,9 +52,23 @@ def stop_noop(proc: subprocess.Popen) -> None:
     proc.wait(timeout=5)
 
 
+@dataclass(frozen=True)
+class Ceiling(Record):
+    """The load generator's throughput against a server that does nothing, and what bounded it."""
+
+    rps: float
+    p50_ms: float | None = None
+    users: int | None = None
+    seconds: float | None = None
+    generator_cpu_util: float | None = None
+    bound: str = ""
+    cpus: list[int] | None = None
+    workers: int | None = None
+
+
 def measure_ceiling(requests_file: Path, server_cpus: tuple[int, ...], loadgen_cpus: tuple[int, ...],
                     users: int, seconds: float, out_dir: Path,
-                    distribution: Distribution | None = None) -> dict:
+                    distribution: Distribution | None = None) -> Ceiling:
     """Closed-loop Locust at ``users`` users against the no-op server for ``seconds``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     proc, port = start_noop(server_cpus, out_dir / "noop_server.log")
@@ -66,13 +82,13 @@ def measure_ceiling(requests_file: Path, server_cpus: tuple[int, ...], loadgen_c
     start = result.test_start + warm
     summary = stats.summarize(stats.in_window(result.samples, start, start + seconds), seconds)
     saturated = result.generator_cpu_util >= GENERATOR_SATURATED
-    return {
-        "rps": summary.throughput_rps,
-        "p50_ms": summary.p50_ms,
-        "users": users,
-        "seconds": seconds,
-        "generator_cpu_util": result.generator_cpu_util,
-        "bound": "load generator" if saturated else "no-op server (the generator's ceiling is higher)",
-        "cpus": list(loadgen_cpus),
-        "workers": (distribution or Distribution()).total,
-    }
+    return Ceiling(
+        rps=summary.throughput_rps,
+        p50_ms=summary.p50_ms,
+        users=users,
+        seconds=seconds,
+        generator_cpu_util=result.generator_cpu_util,
+        bound="load generator" if saturated else "no-op server (the generator's ceiling is higher)",
+        cpus=list(loadgen_cpus),
+        workers=(distribution or Distribution()).total,
+    )

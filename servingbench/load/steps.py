@@ -17,6 +17,7 @@ from servingbench.load.locust import GENERATOR_SATURATED, Distribution, LoadResu
 from servingbench.measure import stats
 from servingbench.measure.monitor import Sample, TreeMonitor
 from servingbench.measure.stability import stability
+from servingbench.record import ClosedStep, OpenStep, Resources
 from servingbench.servers.target import Target
 
 SEND_LAG_LIMIT_MS = 10.0
@@ -35,15 +36,13 @@ class StepContext:
     distribution: Distribution = field(default_factory=Distribution)
 
 
-def _resources(ctx: StepContext, before: Sample | None, result: LoadResult) -> dict:
-    ok_all = int(stats.ok_mask(result.samples).sum())
-    out: dict = {"generator_cpu_util": result.generator_cpu_util}
+def _resources(ctx: StepContext, before: Sample | None, result: LoadResult) -> Resources:
     if ctx.monitor is None or before is None:  # remote target: the server is not ours to watch
-        out.update(server_cpu_s=None, server_cpu_util=None, cpu_ms_per_request=None, mem_peak_mib=None,
-                   mem_mean_mib=None, memory_kind=None, processes=None)
-        return out
+        return Resources(generator_cpu_util=result.generator_cpu_util)
+    ok_all = int(stats.ok_mask(result.samples).sum())
     usage = ctx.monitor.usage(before, ctx.monitor.sample())
-    out.update(
+    return Resources(
+        generator_cpu_util=result.generator_cpu_util,
         server_cpu_s=usage.cpu_s,
         server_cpu_util=usage.cpu_util,
         cpu_ms_per_request=usage.cpu_s * 1000 / ok_all if ok_all else float("nan"),
@@ -52,11 +51,14 @@ def _resources(ctx: StepContext, before: Sample | None, result: LoadResult) -> d
         memory_kind=usage.memory_kind,
         processes=usage.processes,
     )
-    return out
+
+
+def _meets(ctx: StepContext, summary: stats.LatencySummary) -> bool:
+    return bool(summary.p99_ms <= ctx.slo_p99_ms and summary.error_rate <= ctx.max_error_rate)
 
 
 def closed_step(ctx: StepContext, users: int, warmup_s: float, measure_s: float, windows: int,
-                max_requests: int, name: str | None = None) -> dict:
+                max_requests: int, name: str | None = None) -> ClosedStep:
     """``users`` closed-loop users for warm-up + measured seconds; latency from actual send."""
     name = name or f"closed_u{users}"
     before = ctx.monitor.sample() if ctx.monitor else None
@@ -69,27 +71,26 @@ def closed_step(ctx: StepContext, users: int, warmup_s: float, measure_s: float,
     budget_spent = result.samples.shape[0] >= max_requests
     covered = stats.covered_s(result.samples, start, start + measure_s) if budget_spent else measure_s
     summary = stats.summarize(window, covered if covered > 0 else measure_s)
-    resources = _resources(ctx, before, result)
-    return {
-        "mode": "closed",
-        "users": users,
-        "window_start": start,
-        "window_end": start + measure_s,
-        "window_covered_s": round(covered, 3),
-        "request_budget_spent": budget_spent,
-        "samples_file": str(Path("load") / f"{name}.samples.npy"),
-        **summary.as_dict(),
-        "status_counts": stats.status_counts(window),
-        **resources,
-        "generator_limited": result.generator_cpu_util >= GENERATOR_SATURATED,
-        "meets_slo": bool(summary.p99_ms <= ctx.slo_p99_ms and summary.error_rate <= ctx.max_error_rate),
-        **stability(result.samples, start, start + measure_s, windows),
-        "_hdr": stats.encode_histogram(stats.ok_latencies(window)),
-    }
+    return ClosedStep(
+        name=name,
+        users=users,
+        window_start=start,
+        window_end=start + measure_s,
+        window_covered_s=round(covered, 3),
+        request_budget_spent=budget_spent,
+        samples_file=str(Path("load") / f"{name}.samples.npy"),
+        latency=summary,
+        status_counts=stats.status_counts(window),
+        resources=_resources(ctx, before, result),
+        generator_limited=result.generator_cpu_util >= GENERATOR_SATURATED,
+        meets_slo=_meets(ctx, summary),
+        stability=stability(result.samples, start, start + measure_s, windows),
+        histogram=stats.encode_histogram(stats.ok_latencies(window)),
+    )
 
 
 def open_step(ctx: StepContext, rate_rps: float, warmup_s: float, measure_s: float, seed: int,
-              name: str, windows: int = 3) -> dict:
+              name: str, windows: int = 3, purpose: str = "") -> OpenStep:
     """Poisson arrivals at ``rate_rps``; latency from each request's intended send time."""
     before = ctx.monitor.sample() if ctx.monitor else None
     result = run_open_loop(ctx.requests_file, ctx.server.base_url, rate_rps=rate_rps,
@@ -101,25 +102,23 @@ def open_step(ctx: StepContext, rate_rps: float, warmup_s: float, measure_s: flo
     lags = window[:, 3] if window.size else np.zeros(0)
     lags = lags[~np.isnan(lags)]
     lag_p99 = stats.exact_percentiles(lags)["p99"] if lags.size else float("nan")
-    resources = _resources(ctx, before, result)
     late = bool(lag_p99 == lag_p99 and lag_p99 > SEND_LAG_LIMIT_MS)  # NaN-safe
-    limited = result.generator_cpu_util >= GENERATOR_SATURATED or late
-    return {
-        "mode": "open",
-        "rate_rps": rate_rps,
-        "seed": seed,
-        "window_start": start,
-        "window_end": start + measure_s,
-        "samples_file": str(Path("load") / f"{name}.samples.npy"),
-        "latency_from": "intended send time",
-        **summary.as_dict(),
-        "intended_requests": int(window.shape[0]),
-        "not_answered": int((window[:, 2] == -1).sum()) if window.size else 0,
-        "send_lag_p99_ms": lag_p99,
-        "status_counts": stats.status_counts(window),
-        **resources,
-        "generator_limited": bool(limited),
-        "meets_slo": bool(summary.p99_ms <= ctx.slo_p99_ms and summary.error_rate <= ctx.max_error_rate),
-        **stability(result.samples, start, start + measure_s, windows, by_send_time=True),
-        "_hdr": stats.encode_histogram(stats.ok_latencies(window)),
-    }
+    return OpenStep(
+        name=name,
+        rate_rps=rate_rps,
+        seed=seed,
+        purpose=purpose,
+        window_start=start,
+        window_end=start + measure_s,
+        samples_file=str(Path("load") / f"{name}.samples.npy"),
+        latency=summary,
+        intended_requests=int(window.shape[0]),
+        not_answered=int((window[:, 2] == -1).sum()) if window.size else 0,
+        send_lag_p99_ms=lag_p99,
+        status_counts=stats.status_counts(window),
+        resources=_resources(ctx, before, result),
+        generator_limited=bool(result.generator_cpu_util >= GENERATOR_SATURATED or late),
+        meets_slo=_meets(ctx, summary),
+        stability=stability(result.samples, start, start + measure_s, windows, by_send_time=True),
+        histogram=stats.encode_histogram(stats.ok_latencies(window)),
+    )

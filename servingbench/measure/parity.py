@@ -10,18 +10,19 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from servingbench.adapter import Prediction
 from servingbench.envs import REPO
+from servingbench.serial import Record
 
 EVAL_SET = REPO / "shared_model" / "eval" / "sentences.csv"
 SCORE_TOLERANCE = 1e-4
 
 
 @dataclass
-class ParityResult:
+class ParityResult(Record):
     passed: bool
     sentences: int
     label_mismatches: int
@@ -31,9 +32,6 @@ class ParityResult:
     """Accuracy of the served predictions against the evaluation set's labels."""
     failures: list[dict] = field(default_factory=list)
     error: str | None = None
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 def eval_set() -> list[tuple[str, str]]:

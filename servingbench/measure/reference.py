@@ -13,10 +13,28 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from servingbench.envs import REPO
+from servingbench.serial import Record
 from servingbench.servers.spawn import spawn_pinned
+
+
+@dataclass(frozen=True)
+class Reference(Record):
+    """The in-process figures every framework's overhead is measured against."""
+
+    threads: int
+    cpus: list[int]
+    single_p50_ms: float
+    single_p99_ms: float
+    sequential_rps: float
+    """Sequential single requests per second."""
+    batch_size: int
+    batched_sentences_per_s: float
+    single_requests: int | None = None
+    single_mean_ms: float | None = None
 
 
 def measure(model_dir: Path, threads: int, seconds: float, batch: int = 32) -> dict:
@@ -63,7 +81,8 @@ def measure(model_dir: Path, threads: int, seconds: float, batch: int = 32) -> d
     }
 
 
-def run_reference(model_dir: Path, threads: int, cpus: tuple[int, ...], seconds: float, out: Path) -> dict:
+def run_reference(model_dir: Path, threads: int, cpus: tuple[int, ...], seconds: float,
+                  out: Path) -> Reference:
     """Run :func:`measure` in a subprocess pinned to ``cpus``; returns and writes its result."""
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     argv = [sys.executable, "-m", "servingbench.measure.reference", "--model-dir", str(model_dir),
@@ -71,7 +90,7 @@ def run_reference(model_dir: Path, threads: int, cpus: tuple[int, ...], seconds:
     proc = spawn_pinned(argv, cpus=cpus, env=env, cwd=REPO)
     if proc.wait() != 0:
         raise subprocess.CalledProcessError(proc.returncode, argv)
-    return json.loads(out.read_text())
+    return Reference.from_dict(json.loads(out.read_text()))
 
 
 def main() -> None:

@@ -9,11 +9,15 @@ outcomes, and every probe uses a seed derived from its rate, so a repeat sends t
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+
+from servingbench.serial import Record
 
 
 @dataclass(frozen=True)
-class Probe:
+class Probe(Record):
+    """One open-loop measurement at a fixed rate and its verdict: a search probe or a confirmation."""
+
     rate_rps: float
     p99_ms: float
     error_rate: float
@@ -21,9 +25,6 @@ class Probe:
     passed: bool
     seed: int
     generator_limited: bool = False
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass
@@ -34,14 +35,6 @@ class SearchResult:
     lowest_failing_rps: float | None = None
     resolution: float = 0.0
     """Relative gap between the best passing and the lowest failing rate when the search stopped."""
-
-    def as_dict(self) -> dict:
-        return {
-            "best_rate_rps": self.best_rate_rps,
-            "lowest_failing_rps": self.lowest_failing_rps,
-            "resolution": self.resolution,
-            "probes": [p.as_dict() for p in self.probes],
-        }
 
 
 def seed_for(rate_rps: float, repeat: int = 0) -> int:

@@ -8,10 +8,12 @@ not stable is reported as such, never silently averaged.
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 
 import numpy as np
 
 from servingbench.measure import stats
+from servingbench.serial import Record
 
 THROUGHPUT_SPREAD = 0.10
 P99_SPREAD = 0.25
@@ -26,8 +28,22 @@ def _spread(values: list[float]) -> float:
     return float((arr.max() - arr.min()) / np.median(arr))
 
 
+@dataclass(frozen=True)
+class Stability(Record):
+    """Per-window figures of one step's measured part and the verdict of the rule."""
+
+    window_throughput_rps: list[float]
+    window_p99_ms: list[float]
+    window_requests: list[int]
+    throughput_spread: float
+    p99_spread: float
+    stable: bool | None
+    """None: too few requests per window to say (a longer step or a higher rate would tell)."""
+    rule: str
+
+
 def stability(samples: np.ndarray, start: float, end: float, windows: int,
-              by_send_time: bool = False) -> dict:
+              by_send_time: bool = False) -> Stability:
     """Per-window throughput and p99 over [start, end) and whether they agree."""
     edges = np.linspace(start, end, windows + 1)
     select = stats.sent_in_window if by_send_time else stats.in_window
@@ -39,14 +55,13 @@ def stability(samples: np.ndarray, start: float, end: float, windows: int,
         counts.append(summary.requests)
     t_spread, p_spread = _spread(tputs), _spread(p99s)
     judged = min(counts, default=0) >= MIN_PER_WINDOW
-    return {
-        "window_throughput_rps": tputs,
-        "window_p99_ms": p99s,
-        "window_requests": counts,
-        "throughput_spread": t_spread,
-        "p99_spread": p_spread,
-        # None: too few requests per window to say (a longer step or a higher rate would tell)
-        "stable": bool(t_spread <= THROUGHPUT_SPREAD and p_spread <= P99_SPREAD) if judged else None,
-        "rule": f"throughput spread <= {THROUGHPUT_SPREAD:.0%} and p99 spread <= {P99_SPREAD:.0%} "
-                f"across {windows} consecutive windows of at least {MIN_PER_WINDOW} requests",
-    }
+    return Stability(
+        window_throughput_rps=tputs,
+        window_p99_ms=p99s,
+        window_requests=counts,
+        throughput_spread=t_spread,
+        p99_spread=p_spread,
+        stable=bool(t_spread <= THROUGHPUT_SPREAD and p_spread <= P99_SPREAD) if judged else None,
+        rule=f"throughput spread <= {THROUGHPUT_SPREAD:.0%} and p99 spread <= {P99_SPREAD:.0%} "
+             f"across {windows} consecutive windows of at least {MIN_PER_WINDOW} requests",
+    )

@@ -7,17 +7,19 @@ resolution, 3 significant digits) is kept beside them for plotting distributions
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 from hdrh.histogram import HdrHistogram
+
+from servingbench.serial import Record
 
 PERCENTILES = {"p50": 50.0, "p90": 90.0, "p99": 99.0, "p999": 99.9}
 HDR_MAX_US = 120_000_000
 
 
 @dataclass(frozen=True)
-class LatencySummary:
+class LatencySummary(Record):
     """Summary of one measured window. Latencies in milliseconds."""
 
     requests: int
@@ -32,9 +34,6 @@ class LatencySummary:
     p999_ms: float
     max_ms: float
     duration_s: float
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 def exact_percentiles(latencies_ms: np.ndarray) -> dict[str, float]:

@@ -1,17 +1,26 @@
-"""The report's view of a run: every run.json field the report reads, read here and nowhere else.
+"""The report's view of a run: the figures and metadata the report shows, read from its RunRecord.
 
-run.json grows as the measurement work lands (open-loop search, cost, overhead, repeats). Reading it in
-one place keeps a renamed or missing field a one-line fix, and every accessor tolerates absence: an older
-run shows a dash, never a crash. Nothing here invents a figure; fallbacks are other measured values,
-labelled as what they are.
+The record is typed (servingbench.record) and older schemas arrive already converted, so this module reads
+fields, not mappings. What stays here is the report's own judgement: a figure the run did not measure shows
+as a dash (None), never a crash; a NaN shows as a dash too; and the few fallbacks are other measured values,
+labelled as what they are (latency at one closed-loop user when there was no fixed-load step, overhead from
+the reference when the summary has none). Nothing here invents a figure.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
+
+from servingbench.load.ceiling import Ceiling
+from servingbench.measure.cost import Cost
+from servingbench.measure.parity import ParityResult
+from servingbench.measure.reference import Reference
+from servingbench.measure.slo_search import Probe
+from servingbench.record import Machine, RunRecord, SloSearch, Summary
 
 COMPLETE = "complete"
 CLOSED_SLO_SOURCE = "closed-loop steps"
@@ -28,30 +37,13 @@ def _num(value: Any) -> float | None:
     return out if math.isfinite(out) else None
 
 
-def _int(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _dict(value: Any) -> dict:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list:
-    return value if isinstance(value, list) else []
-
-
-def _spread(value: Any) -> tuple[float, float] | None:
-    items = _list(value)
-    if len(items) != 2:
+def _spread(value: tuple[float, float] | None) -> tuple[float, float] | None:
+    if value is None:
         return None
-    lo, hi = _num(items[0]), _num(items[1])
+    lo, hi = _num(value[0]), _num(value[1])
     if lo is None or hi is None:
         return None
     return (min(lo, hi), max(lo, hi))
-
-
-def _cpus(value: Any) -> str:
-    return ",".join(str(c) for c in _list(value))
 
 
 @dataclass(frozen=True)
@@ -68,7 +60,7 @@ class FixedLoad:
 class RunView:
     """Headline figures and metadata of one run, as the report shows them."""
 
-    raw: dict
+    record: RunRecord
     folder: Path
     run_id: str
     framework: str
@@ -93,7 +85,7 @@ class RunView:
     """The offered arrival rate that passed the SLO search (throughput is what was achieved)."""
     unstable_steps: int
     usd_per_million: float | None
-    cost: dict
+    cost: Cost | None
     overhead_latency_ms: float | None
     overhead_latency_note: str
     overhead_throughput_fraction: float | None
@@ -103,9 +95,15 @@ class RunView:
     repeats_passed: int | None
     """How many of the SLO rate's repeats met the SLO themselves (the headline is their median)."""
     generator_limited: bool
-    generator_ceiling: dict
+    generator_ceiling: Ceiling | None
     steps: list[dict] = field(default_factory=list)
+    """Closed-loop steps as run.json writes them (flat mappings), for the tables and plots."""
     open_steps: list[dict] = field(default_factory=list)
+
+    @cached_property
+    def raw(self) -> dict:
+        """The run as run.json holds it."""
+        return self.record.to_dict()
 
     @property
     def complete(self) -> bool:
@@ -148,47 +146,48 @@ class RunView:
 
     # --- metadata for methodology and the per-run page -------------------------------------------------
     @property
-    def machine(self) -> dict:
-        return _dict(self.raw.get("machine"))
+    def machine(self) -> Machine | None:
+        return self.record.machine
 
     @property
     def machine_text(self) -> str:
         m = self.machine
-        if not m:
+        if m is None:
             return "unknown"
-        return (f"{m.get('cpu_model') or 'unknown CPU'}, {m.get('logical_cpus', '?')} logical CPUs, "
-                f"{m.get('memory_gib', '?')} GiB RAM, {m.get('os', '?')}, Python {m.get('python', '?')}")
+        return (f"{m.cpu_model or 'unknown CPU'}, {_or(m.logical_cpus)} logical CPUs, "
+                f"{_or(m.memory_gib)} GiB RAM, {m.os or '?'}, Python {m.python or '?'}")
 
     @property
     def server_cpus(self) -> str:
-        return _cpus(_dict(self.raw.get("cpus")).get("server"))
+        return ",".join(str(c) for c in self.record.cpus.server) if self.record.cpus else ""
 
     @property
     def loadgen_cpus(self) -> str:
-        return _cpus(_dict(self.raw.get("cpus")).get("loadgen"))
+        return ",".join(str(c) for c in self.record.cpus.loadgen) if self.record.cpus else ""
 
     @property
     def framework_version(self) -> str:
-        return str(self.raw.get("framework_version") or "unknown")
+        return self.record.framework_version or "unknown"
 
     @property
     def runtime_text(self) -> str:
         """The model runtime inside the server's own environment (it may differ between frameworks)."""
-        found = _dict(self.raw.get("server_versions"))
+        found = self.record.server_versions
         parts = [f"{k} {found[k]}" for k in ("onnxruntime", "tokenizers", "numpy", "python") if found.get(k)]
         return ", ".join(parts)
 
     @property
     def library_versions(self) -> dict[str, str]:
         """Harness libraries (load generator, statistics) and the model build's libraries."""
-        out = {k: str(v) for k, v in _dict(self.raw.get("harness_versions")).items() if v}
-        model_versions = _dict(self.model_manifest.get("versions"))
-        out.update({f"model build: {k}": str(v) for k, v in model_versions.items() if v})
+        out = {k: str(v) for k, v in self.record.harness_versions.items() if v}
+        model_versions = self.model_manifest.get("versions")
+        if isinstance(model_versions, dict):
+            out.update({f"model build: {k}": str(v) for k, v in model_versions.items() if v})
         return out
 
     @property
     def model_manifest(self) -> dict:
-        return _dict(_dict(self.raw.get("model")).get("manifest"))
+        return self.record.model.manifest if self.record.model else {}
 
     @property
     def model_text(self) -> str:
@@ -200,14 +199,14 @@ class RunView:
 
     @property
     def git_text(self) -> str:
-        g = _dict(self.raw.get("git"))
-        commit = g.get("commit") or "unknown"
-        return f"{commit}{' (uncommitted changes)' if g.get('dirty') else ''}"
+        g = self.record.git
+        commit = (g.commit if g else None) or "unknown"
+        return f"{commit}{' (uncommitted changes)' if g and g.dirty else ''}"
 
     @property
     def overrides(self) -> dict:
-        """Knobs set on the command line beyond the preset, when bench.py records them."""
-        return {k: v for k, v in _dict(self.raw.get("overrides")).items() if v is not None}
+        """Knobs set on the command line beyond the preset."""
+        return {k: v for k, v in self.record.overrides.items() if v is not None}
 
     @property
     def reproduce_command(self) -> str:
@@ -222,48 +221,48 @@ class RunView:
         names = {"workers": "WORKERS", "threads_per_worker": "THREADS", "max_batch_size": "MAX_BATCH_SIZE",
                  "max_batch_delay_ms": "MAX_BATCH_DELAY_MS"}
         parts += [f"{names[k]}={v}" for k, v in self.overrides.items() if k in names]
-        if self.raw.get("target"):
-            parts.append(f"TARGET={self.raw['target']}")
-        workers = self.raw.get("loadgen_workers")
-        if isinstance(workers, int) and workers > 1:
-            parts.append(f"LOADGEN_WORKERS={workers}")
+        if self.record.target:
+            parts.append(f"TARGET={self.record.target}")
+        if self.record.loadgen_workers > 1:
+            parts.append(f"LOADGEN_WORKERS={self.record.loadgen_workers}")
         return " ".join(parts)
 
     @property
     def price_row(self) -> tuple[str, str, str, str]:
         """(instance and its list price, region and OS, source, date) of the price table entry used."""
-        price = _dict(self.cost.get("price"))
-        instance = str(price.get("instance") or self.cost.get("instance") or "?")
-        if price:
-            spec = (f"{instance}: {price.get('vcpus', '?')} vCPU, {price.get('memory_gib', '?')} GiB, "
-                    f"${price.get('usd_per_hour', '?')}/h")
-            where = f"on-demand {price.get('os', '')} {price.get('region', '')}".strip()
+        cost = self.cost
+        if cost is None:
+            return ("?", "", "unknown", "undated")
+        price = cost.price
+        if price is not None:
+            spec = (f"{price.instance}: {price.vcpus} vCPU, {price.memory_gib} GiB, "
+                    f"${price.usd_per_hour}/h")
+            where = f"on-demand {price.os} {price.region}".strip()
         else:
-            spec, where = f"{instance}: ${self.cost.get('usd_per_hour', '?')}/h", ""
-        return (spec, where, str(self.cost.get("price_source") or price.get("source") or "unknown"),
-                str(self.cost.get("price_date") or price.get("date") or "undated"))
+            spec, where = f"{cost.instance or '?'}: ${cost.usd_per_hour}/h", ""
+        return (spec, where, cost.price_source or (price.source if price else "") or "unknown",
+                cost.price_date or (price.date if price else "") or "undated")
 
     @property
-    def reference(self) -> dict:
-        return _dict(self.raw.get("reference"))
+    def reference(self) -> Reference | None:
+        return self.record.reference
 
     @property
-    def parity(self) -> dict:
-        return _dict(self.raw.get("parity"))
+    def parity(self) -> ParityResult | None:
+        return self.record.parity
 
     @property
-    def slo_search(self) -> dict:
-        return _dict(self.raw.get("slo_search"))
+    def slo_search(self) -> SloSearch | None:
+        return self.record.slo_search
 
     @property
-    def slo_probes(self) -> list[dict]:
-        return [p for p in _list(self.slo_search.get("probes")) if isinstance(p, dict)]
+    def slo_probes(self) -> list[Probe]:
+        return list(self.slo_search.probes) if self.slo_search else []
 
     @property
     def server_log_tail(self) -> str:
-        tail = self.raw.get("server_log_tail")
-        if isinstance(tail, str) and tail:
-            return tail
+        if self.record.server_log_tail:
+            return self.record.server_log_tail
         try:
             lines = (self.folder / "server" / "server.log").read_text(errors="replace").splitlines()
         except OSError:
@@ -271,86 +270,89 @@ class RunView:
         return "\n".join(lines[-40:])
 
 
-FIXED_LOAD_PURPOSE = "fixed load"
+def _or(value: object) -> str:
+    return "?" if value is None else str(value)
 
 
-def _fixed_load(summary: dict, steps: list[dict], open_steps: list[dict]) -> FixedLoad:
-    rate = _num(summary.get("fixed_load_rps"))
-    p50, p99 = _num(summary.get("p50_ms_at_fixed_load")), _num(summary.get("p99_ms_at_fixed_load"))
+def _fixed_load(summary: Summary | None, record: RunRecord) -> FixedLoad:
+    """The open-loop fixed load when it was measured, else the lowest closed-loop step, labelled as such."""
+    rate = _num(summary.fixed_load_rps) if summary else None
+    p50 = _num(summary.p50_ms_at_fixed_load) if summary else None
+    p99 = _num(summary.p99_ms_at_fixed_load) if summary else None
     if rate is not None and (p50 is not None or p99 is not None):
-        step = next((s for s in open_steps if s.get("purpose") == FIXED_LOAD_PURPOSE), None) or next(
-            (s for s in open_steps if _num(s.get("rate_rps")) == rate), None)
-        return FixedLoad(f"{rate:g} req/s open loop", p50, p99, step)
-    if steps:
-        lowest = min(steps, key=lambda s: _num(s.get("users")) or math.inf)
-        users = lowest.get("users")
+        step = record.fixed_load_step() or next((s for s in record.open_steps if s.rate_rps == rate), None)
+        return FixedLoad(f"{rate:g} req/s open loop", p50, p99, step.to_dict() if step else None)
+    if record.steps:
+        lowest = min(record.steps, key=lambda s: s.users)
+        users = lowest.users
         return FixedLoad(f"{users} user{'s' if users != 1 else ''} closed loop",
-                         _num(lowest.get("p50_ms")), _num(lowest.get("p99_ms")), lowest)
+                         _num(lowest.latency.p50_ms), _num(lowest.latency.p99_ms), lowest.to_dict())
     return FixedLoad("", None, None, None)
 
 
-def _overhead(run: dict, summary: dict) -> tuple[float | None, str, float | None]:
-    over = _dict(summary.get("overhead") or run.get("overhead"))
-    latency = _num(over.get("latency_ms_at_1_user"))
+def _overhead(record: RunRecord, summary: Summary | None) -> tuple[float | None, str, float | None]:
+    over = summary.overhead if summary else None
+    latency = _num(over.latency_ms_at_1_user) if over else None
     note = "p50 at 1 user minus the in-process single-request p50"
     if latency is None:
-        p50_1 = _num(summary.get("p50_ms_at_1_user"))
-        ref = _num(_dict(run.get("reference")).get("single_p50_ms"))
+        p50_1 = _num(summary.p50_ms_at_1_user) if summary else None
+        ref = _num(record.reference.single_p50_ms) if record.reference else None
         latency = p50_1 - ref if p50_1 is not None and ref is not None else None
-    return latency, note, _num(over.get("throughput_fraction"))
+    return latency, note, _num(over.throughput_fraction) if over else None
 
 
-def run_view(run: dict) -> RunView:
-    """Build the view of a run.json record (as returned by results.load_run)."""
-    summary = _dict(run.get("summary"))
-    steps = [s for s in _list(run.get("steps")) if isinstance(s, dict)]
-    open_steps = [s for s in _list(run.get("open_steps")) if isinstance(s, dict)]
-    cost = _dict(summary.get("cost") or run.get("cost"))
-    parity = _dict(run.get("parity"))
-    latency_over, over_note, tp_fraction = _overhead(run, summary)
-    repeats = run.get("repeats", _dict(run.get("slo_search")).get("repeats"))
-    cpu_fixed = _num(summary.get("cpu_ms_per_request_at_fixed_load"))
-    cpu_ms, cpu_note = ((cpu_fixed, "at the fixed load") if cpu_fixed is not None else
-                        (_num(summary.get("cpu_ms_per_request_at_peak")), "at peak throughput"))
-    slo = _dict(run.get("slo"))
-    memory_kind = next((str(s["memory_kind"]) for s in steps if s.get("memory_kind")), "")
+def _cpu_ms(summary: Summary | None) -> tuple[float | None, str]:
+    fixed = _num(summary.cpu_ms_per_request_at_fixed_load) if summary else None
+    if fixed is not None:
+        return fixed, "at the fixed load"
+    return (_num(summary.cpu_ms_per_request_at_peak) if summary else None), "at peak throughput"
+
+
+def run_view(record: RunRecord) -> RunView:
+    """Build the view of a run (as results.load_run returns it)."""
+    summary = record.summary
+    search = record.slo_search
+    repeats = search.repeats if search else None
+    latency_over, over_note, tp_fraction = _overhead(record, summary)
+    cpu_ms, cpu_note = _cpu_ms(summary)
+    folder = record.folder or Path(".")
     return RunView(
-        raw=run,
-        folder=Path(run.get("_folder") or "."),
-        run_id=str(run.get("run_id") or Path(run.get("_folder") or "run").name),
-        framework=str(run.get("framework") or "unknown"),
-        display_name=str(run.get("display_name") or run.get("framework") or "unknown"),
-        preset=str(run.get("preset") or "default"),
-        profile=str(_dict(run.get("profile")).get("name") or "unknown"),
-        status=str(run.get("status") or "unknown"),
-        reason=str(run.get("failure_reason") or ""),
-        started_at=str(run.get("started_at") or ""),
-        slo_p99_ms=_num(slo.get("p99_ms")),
-        throughput_at_slo_rps=_num(summary.get("throughput_at_slo_rps")),
+        record=record,
+        folder=folder,
+        run_id=record.run_id or folder.name or "run",
+        framework=record.framework or "unknown",
+        display_name=record.display_name or record.framework or "unknown",
+        preset=record.preset or "default",
+        profile=str(record.profile.get("name") or "unknown"),
+        status=record.status or "unknown",
+        reason=record.failure_reason or "",
+        started_at=record.started_at,
+        slo_p99_ms=_num(record.slo.p99_ms) if record.slo else None,
+        throughput_at_slo_rps=_num(summary.throughput_at_slo_rps) if summary else None,
         # a spread needs repeats: one measurement's [x, x] says nothing about noise
-        throughput_spread=_spread(summary.get("throughput_at_slo_spread"))
-        if not isinstance(repeats, int) or repeats > 1 else None,
-        slo_source=str(summary.get("slo_source") or (CLOSED_SLO_SOURCE if summary else "")),
-        peak_throughput_rps=_num(summary.get("peak_throughput_rps")),
-        fixed_load=_fixed_load(summary, steps, open_steps),
-        time_to_ready_s=_num(run.get("time_to_ready_s")),
-        mem_peak_mib=_num(summary.get("mem_peak_mib")),
-        memory_kind=memory_kind,
+        throughput_spread=_spread(summary.throughput_at_slo_spread)
+        if summary and (repeats is None or repeats > 1) else None,
+        slo_source=(summary.slo_source or CLOSED_SLO_SOURCE) if summary else "",
+        peak_throughput_rps=_num(summary.peak_throughput_rps) if summary else None,
+        fixed_load=_fixed_load(summary, record),
+        time_to_ready_s=_num(record.time_to_ready_s),
+        mem_peak_mib=_num(summary.mem_peak_mib) if summary else None,
+        memory_kind=next((s.resources.memory_kind for s in record.steps if s.resources.memory_kind), ""),
         cpu_ms_per_request=cpu_ms,
         cpu_ms_note=cpu_note,
-        slo_rate_rps=_num(summary.get("slo_rate_rps")),
-        unstable_steps=int(_num(summary.get("unstable_steps")) or 0),
-        usd_per_million=_num(cost.get("usd_per_million")),
-        cost=cost,
+        slo_rate_rps=_num(summary.slo_rate_rps) if summary else None,
+        unstable_steps=summary.unstable_steps if summary else 0,
+        usd_per_million=_num(summary.cost.usd_per_million) if summary and summary.cost else None,
+        cost=summary.cost if summary else None,
         overhead_latency_ms=latency_over,
         overhead_latency_note=over_note,
         overhead_throughput_fraction=tp_fraction,
-        parity_passed=parity.get("passed") if isinstance(parity.get("passed"), bool) else None,
-        tunables=_dict(run.get("tunables")),
-        repeats=_int(repeats),
-        repeats_passed=_int(_dict(run.get("slo_search")).get("repeats_passed")),
-        generator_limited=bool(summary.get("any_generator_limited")),
-        generator_ceiling=_dict(run.get("generator_ceiling")),
-        steps=steps,
-        open_steps=open_steps,
+        parity_passed=record.parity.passed if record.parity else None,
+        tunables=record.tunables,
+        repeats=repeats,
+        repeats_passed=search.repeats_passed if search else None,
+        generator_limited=bool(summary and summary.any_generator_limited),
+        generator_ceiling=record.generator_ceiling,
+        steps=[s.to_dict() for s in record.steps],
+        open_steps=[s.to_dict() for s in record.open_steps],
     )

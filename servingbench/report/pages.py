@@ -116,7 +116,7 @@ def raw_files(view: RunView) -> list[RawFile]:
 def _render_run(env: Environment, view: RunView, figures: dict[str, str], files: list[RawFile], *,
                 raw_prefix: str, index_href: str | None) -> str:
     return env.get_template("run.html.j2").render(
-        run=view.raw, v=view, plots=figures, files=files, raw=raw_prefix, index_href=index_href,
+        run=view.record, v=view, plots=figures, files=files, raw=raw_prefix, index_href=index_href,
         generated_at=_now(),
     )
 
@@ -280,7 +280,7 @@ def _methodology(comparison: Comparison) -> dict:
     return {
         "machines": sorted({v.machine_text for v in latest}),
         "slos": sorted({fmt(v.slo_p99_ms, 0) for v in latest}),
-        "profiles": {v.profile: v.raw.get("profile") or {} for v in latest},
+        "profiles": {v.profile: v.record.profile for v in latest},
         "libraries": sorted({(k, val) for v in latest for k, val in v.library_versions.items()}),
         "models": sorted({v.model_text for v in latest}),
         "ceilings": [(v, v.generator_ceiling) for v in latest if v.generator_ceiling],

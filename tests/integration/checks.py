@@ -36,7 +36,7 @@ def assert_parity(server: Server, model_dir) -> None:
     items = eval_set()
     reference = reference_predictions(model_dir, [t for t, _ in items])
     result = check_parity(server.predict, reference, items)
-    assert result.passed, result.as_dict()
+    assert result.passed, result.to_dict()
     assert result.sentences >= 100
 
 

@@ -1,0 +1,383 @@
+"""The typed run record: everything a benchmark run writes to run.json, written and read by these classes.
+
+A run is a :class:`RunRecord`: what was run (framework, preset, tunables, profile, SLO, CPU sets), where
+(machine, git commit, versions, model), what happened (status and reason, timestamps, time to ready, idle
+use, parity gate, stop) and what was measured: closed-loop steps, open-loop steps, the SLO search and the
+summary computed from them. Parts owned by the code that measures them are declared there and composed
+here: LatencySummary (measure.stats), Stability (measure.stability), Probe (measure.slo_search),
+ParityResult (measure.parity), Reference (measure.reference), Ceiling (load.ceiling), Cost (measure.cost).
+
+Every class is a :class:`servingbench.serial.Record`: ``to_dict()`` writes the run.json shape and
+``from_dict()`` reads it back. This is schema 2; ``read_run`` reads any version this harness knows
+(schema 1 through record_v1) and refuses others with a message that says what to do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+
+from servingbench.load.ceiling import Ceiling
+from servingbench.measure.cost import Cost
+from servingbench.measure.parity import ParityResult
+from servingbench.measure.reference import Reference
+from servingbench.measure.slo_search import Probe, SearchResult, passes
+from servingbench.measure.stability import Stability
+from servingbench.measure.stats import LatencySummary
+from servingbench.serial import FLAT, SKIP, Record
+
+SCHEMA_VERSION = 2
+FIXED_LOAD = "fixed load"
+SLO_PROBE = "SLO search"
+SLO_REPEAT = "SLO repeat"
+"""The purposes of open-loop steps: the fixed-load comparison, a search probe, a confirmation."""
+
+
+class SchemaError(ValueError):
+    """A run.json this harness cannot read: its schema version, or a field that does not fit."""
+
+
+# --- steps ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Resources(Record):
+    """The load generator's CPU use during a step and the server tree's (None where it is not watched:
+    a remote target or a container)."""
+
+    generator_cpu_util: float
+    """Locust's CPU seconds per wall second, as a fraction of its CPUs."""
+    server_cpu_s: float | None = None
+    server_cpu_util: float | None = None
+    cpu_ms_per_request: float | None = None
+    mem_peak_mib: float | None = None
+    mem_mean_mib: float | None = None
+    memory_kind: str | None = None
+    processes: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Step(Record):
+    """What closed- and open-loop steps share: the measured window, its latency, resources and stability.
+
+    run.json keeps a step flat (``step["p99_ms"]``, as in schema 1): the parts are composed here and their
+    keys written side by side.
+    """
+
+    MODE: ClassVar[str] = ""
+    mode: str
+    name: str
+    """The step's Locust run: its samples, log and histogram are filed under this name."""
+    window_start: float
+    window_end: float
+    samples_file: str
+    """Relative to the run folder."""
+    latency: LatencySummary = field(metadata=FLAT)
+    status_counts: dict[str, int]
+    resources: Resources = field(metadata=FLAT)
+    generator_limited: bool
+    meets_slo: bool
+    stability: Stability | None = field(default=None, metadata=FLAT)
+    histogram: str = field(default="", repr=False, compare=False, metadata=SKIP)
+    """HdrHistogram of the successful latencies (µs, base64); written to histograms.json, not run.json."""
+
+    def __post_init__(self) -> None:
+        if self.mode != self.MODE:
+            raise ValueError(f"{type(self).__name__} has mode {self.MODE!r}, not {self.mode!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClosedStep(Step):
+    """N users sending back to back; latency from each request's actual send."""
+
+    MODE: ClassVar[str] = "closed"
+    mode: str = "closed"
+    users: int
+    window_covered_s: float
+    """Seconds of the window the load covered (shorter only when the request budget ran out)."""
+    request_budget_spent: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpenStep(Step):
+    """Poisson arrivals at a fixed rate; latency from each request's intended send time."""
+
+    MODE: ClassVar[str] = "open"
+    mode: str = "open"
+    rate_rps: float
+    seed: int
+    purpose: str = ""
+    """FIXED_LOAD, SLO_PROBE or SLO_REPEAT."""
+    latency_from: str = "intended send time"
+    intended_requests: int
+    not_answered: int
+    send_lag_p99_ms: float
+
+    def probe(self, slo_p99_ms: float, max_error_rate: float) -> Probe:
+        """This step as an SLO verdict (a search probe or a confirmation)."""
+        lat = self.latency
+        return Probe(self.rate_rps, lat.p99_ms, lat.error_rate, lat.throughput_rps,
+                     passes(lat.p99_ms, lat.error_rate, slo_p99_ms, max_error_rate), self.seed,
+                     self.generator_limited)
+
+
+# --- the SLO search -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SloSearch(Record):
+    """The highest arrival rate meeting the SLO, its bracket, and the confirmations the headline comes from.
+
+    The headline is the median achieved throughput of the confirmations (fresh-seed repeats at the best
+    rate, or without repeats the search's own probe there); it is derived, never stored twice.
+    """
+
+    best_rate_rps: float
+    """Highest probed rate that passed (0 when none did)."""
+    lowest_failing_rps: float | None
+    resolution: float
+    """Relative gap between the best passing and the lowest failing rate (NaN without both)."""
+    probes: list[Probe] = field(default_factory=list)
+    confirmations: list[Probe] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, result: SearchResult, confirmations: list[Probe]) -> Self:
+        return cls(result.best_rate_rps, result.lowest_failing_rps, result.resolution, list(result.probes),
+                   list(confirmations))
+
+    @property
+    def repeats(self) -> int:
+        return len(self.confirmations)
+
+    @property
+    def repeats_passed(self) -> int:
+        return sum(1 for c in self.confirmations if c.passed)
+
+    @property
+    def achieved_rps(self) -> list[float]:
+        return [c.achieved_rps for c in self.confirmations]
+
+    @property
+    def p99_ms(self) -> list[float]:
+        return [c.p99_ms for c in self.confirmations]
+
+    @property
+    def throughput_rps(self) -> float:
+        """Median achieved throughput of the confirmations: the headline (0 when none)."""
+        achieved = self.achieved_rps
+        return float(np.median(achieved)) if achieved else 0.0
+
+    @property
+    def spread_rps(self) -> tuple[float, float]:
+        achieved = self.achieved_rps
+        return (min(achieved), max(achieved)) if achieved else (0.0, 0.0)
+
+
+# --- the summary ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Overhead(Record):
+    """What serving costs against the in-process reference."""
+
+    latency_ms_at_1_user: float
+    """p50 at one user minus the in-process single-request p50."""
+    throughput_fraction: float | None = None
+    """Throughput at the SLO over in-process sequential throughput."""
+    throughput_fraction_of_batched: float | None = None
+
+
+@dataclass(frozen=True)
+class Summary(Record):
+    """The headline figures of a run, computed from its steps (summary.summarize_run) and nothing else."""
+
+    throughput_at_slo_rps: float = 0.0
+    throughput_at_slo_spread: tuple[float, float] | None = None
+    slo_rate_rps: float | None = None
+    """The offered rate that passed the search (the throughput is what was achieved)."""
+    slo_source: str = ""
+    """How the SLO throughput was measured: "open-loop search" (or "closed-loop steps" in older runs)."""
+    slo_p99_ms: float | None = None
+    fixed_load_rps: float | None = None
+    p50_ms_at_fixed_load: float | None = None
+    p99_ms_at_fixed_load: float | None = None
+    fixed_load_meets_slo: bool | None = None
+    peak_throughput_rps: float | None = None
+    peak_at_users: int | None = None
+    p50_ms_at_1_user: float | None = None
+    p99_ms_at_1_user: float | None = None
+    cpu_ms_per_request_at_peak: float | None = None
+    cpu_ms_per_request_at_fixed_load: float | None = None
+    mem_peak_mib: float | None = None
+    any_generator_limited: bool = False
+    unstable_steps: int = 0
+    overhead: Overhead | None = None
+    cost: Cost | None = None
+    """None when the server's memory was not measured (remote, container): no cost is invented."""
+
+
+# --- the run --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Slo(Record):
+    p99_ms: float
+    max_error_rate: float = 0.001
+
+
+@dataclass(frozen=True)
+class CpuSets(Record):
+    server: list[int]
+    """Empty for a remote target: its CPUs are not ours."""
+    loadgen: list[int]
+
+
+@dataclass(frozen=True)
+class ModelInfo(Record):
+    dir: str
+    manifest: dict[str, Any] = field(default_factory=dict)
+    """The model build's manifest.json (source, key, dtype, versions); empty when unreadable."""
+
+
+@dataclass(frozen=True)
+class Idle(Record):
+    """The started server before any load."""
+
+    cpu_util: float
+    mem_bytes: int
+    processes: int
+    memory_kind: str
+
+
+@dataclass(frozen=True)
+class StopReport(Record):
+    """How the server's stop went: what needed SIGKILL and anything left running or listening."""
+
+    stop_s: float
+    needed_sigkill: list[str] = field(default_factory=list)
+    left_running: list[str] = field(default_factory=list)
+    left_listening: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class GitInfo(Record):
+    commit: str | None
+    dirty: bool = False
+
+
+@dataclass(frozen=True)
+class Machine(Record):
+    hostname: str = ""
+    cpu_model: str = ""
+    logical_cpus: int | None = None
+    memory_gib: float | None = None
+    kernel: str = ""
+    os: str = ""
+    python: str = ""
+    load_average_at_start: list[float] = field(default_factory=list)
+    timestamp: float | None = None
+
+
+@dataclass(kw_only=True)
+class RunRecord(Record):
+    """One benchmark run, complete, failed or interrupted: run.json."""
+
+    schema_version: int = SCHEMA_VERSION
+    run_id: str = ""
+    framework: str
+    preset: str
+    started_at: str = ""
+    git: GitInfo | None = None
+    machine: Machine | None = None
+    # what was run
+    display_name: str = ""
+    protocol: str = ""
+    notes: str = ""
+    preset_note: str = ""
+    overrides: dict[str, Any] = field(default_factory=dict)
+    """Knobs set on the command line beyond the preset (None values dropped)."""
+    tuning_evidence: dict[str, Any] | None = None
+    """tuned.json behind a tuned preset."""
+    tunables: dict[str, Any] = field(default_factory=dict)
+    profile: dict[str, Any] = field(default_factory=dict)
+    slo: Slo | None = None
+    cpus: CpuSets | None = None
+    harness_versions: dict[str, str | None] = field(default_factory=dict)
+    model: ModelInfo | None = None
+    target: str | None = None
+    """Base URL of a deployment benchmarked without launching it."""
+    loadgen_workers: int = 1
+    loadgen_remote_workers: int = 0
+    # how it was served
+    launch: str = "local"
+    image: str | None = None
+    docker_run: str | None = None
+    image_command: bool | None = None
+    server_versions: dict[str, str | None] = field(default_factory=dict)
+    framework_version: str = ""
+    server_metrics: str | None = None
+    """Why server-side CPU, memory and processes are unavailable, when they are."""
+    # what was measured
+    reference: Reference | None = None
+    generator_ceiling: Ceiling | None = None
+    time_to_ready_s: float | None = None
+    ports: dict[str, int] = field(default_factory=dict)
+    idle: Idle | None = None
+    parity: ParityResult | None = None
+    steps: list[ClosedStep] = field(default_factory=list)
+    open_steps: list[OpenStep] = field(default_factory=list)
+    slo_search: SloSearch | None = None
+    summary: Summary | None = None
+    # how it ended
+    server_log_tail: str = ""
+    stop: StopReport | None = None
+    status: str = "running"
+    failure_reason: str | None = None
+    finished_at: str | None = None
+    folder: Path | None = field(default=None, compare=False, metadata=SKIP)
+    """Where the run was read from (not written: a run folder can be moved)."""
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Self:
+        version = data.get("schema_version") if isinstance(data, dict) else None
+        if version != SCHEMA_VERSION:
+            raise SchemaError(f"RunRecord reads schema {SCHEMA_VERSION}, not {version!r} (use read_run)")
+        return super().from_dict(data)
+
+    @property
+    def all_steps(self) -> list[Step]:
+        return [*self.steps, *self.open_steps]
+
+    def histograms(self) -> dict[str, str]:
+        """Each measured step's HdrHistogram by step name: histograms.json."""
+        return {s.name: s.histogram for s in self.all_steps if s.histogram}
+
+    def fixed_load_step(self) -> OpenStep | None:
+        return next((s for s in self.open_steps if s.purpose == FIXED_LOAD), None)
+
+
+def read_run(data: Any, folder: Path) -> RunRecord:
+    """A run.json document as a RunRecord, whatever schema this harness reads; SchemaError otherwise."""
+    from servingbench import record_v1
+
+    if not isinstance(data, dict):
+        raise SchemaError(f"{folder / 'run.json'} is not a JSON object")
+    version = data.get("schema_version", 1)
+    try:
+        if version == SCHEMA_VERSION:
+            record = RunRecord.from_dict(data)
+        elif version == 1:
+            record = RunRecord.from_dict(record_v1.upgrade(data))
+        else:
+            raise SchemaError(_unknown_version(data, version, folder))
+    except SchemaError:
+        raise
+    except (ValueError, TypeError, KeyError) as exc:
+        raise SchemaError(f"{folder / 'run.json'} (schema {version}) does not fit the run record: "
+                          f"{exc}") from exc
+    record.folder = folder
+    return record
+
+
+def _unknown_version(data: dict, version: object, folder: Path) -> str:
+    again = (f"make bench FRAMEWORK={data.get('framework', '?')} PRESET={data.get('preset', '?')} "
+             f"PROFILE={(data.get('profile') or {}).get('name', '?')}")
+    return (f"{folder} has run.json schema {version!r}; this servingbench reads schemas 1 and "
+            f"{SCHEMA_VERSION}. It was written by another version of servingbench: read it with that "
+            f"version (update this checkout), or move the folder out of results/ and measure again with "
+            f"`{again}`.")
