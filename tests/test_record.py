@@ -1,0 +1,287 @@
+"""The typed run record: every class reads back what it writes; the summary is computed from typed steps."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from servingbench import protocol
+from servingbench.load.ceiling import Ceiling
+from servingbench.measure.cost import Cost, Price, cost_per_million
+from servingbench.measure.parity import ParityResult
+from servingbench.measure.reference import Reference
+from servingbench.measure.slo_search import SearchResult
+from servingbench.measure.stability import Stability
+from servingbench.measure.stats import LatencySummary
+from servingbench.profiles import PROFILES
+from servingbench.record import (
+    FIXED_LOAD,
+    SCHEMA_VERSION,
+    SLO_PROBE,
+    SLO_REPEAT,
+    ClosedStep,
+    CpuSets,
+    GitInfo,
+    Idle,
+    Machine,
+    ModelInfo,
+    OpenStep,
+    Overhead,
+    Resources,
+    RunRecord,
+    SchemaError,
+    Slo,
+    SloSearch,
+    StopReport,
+    Summary,
+)
+from servingbench.report.model import run_view
+from servingbench.results import RunWriter, load_run
+from servingbench.serial import json_keys
+from servingbench.summary import summarize_run
+from tests.test_report_data import step as closed
+
+
+def latency(p50: float, p99: float, rps: float, errors: int = 0) -> LatencySummary:
+    n = int(rps * 5)
+    return LatencySummary(requests=n + errors, ok=n, errors=errors, error_rate=errors / (n + errors),
+                          throughput_rps=rps, mean_ms=p50 * 1.1, p50_ms=p50, p90_ms=(p50 + p99) / 2,
+                          p99_ms=p99, p999_ms=p99 * 1.2, max_ms=p99 * 1.5, duration_s=5.0)
+
+
+def opened(rate: float, rps: float, p99: float, purpose: str, name: str, *, seed: int = 7,
+           mem: float | None = 140.0, stable: bool | None = True, limited: bool = False,
+           slo_ms: float = 100.0) -> OpenStep:
+    return OpenStep(
+        name=name, rate_rps=rate, seed=seed, purpose=purpose, window_start=2000.0, window_end=2005.0,
+        samples_file=f"load/{name}.samples.npy", latency=latency(p99 / 3, p99, rps),
+        intended_requests=int(rate * 5), not_answered=0, send_lag_p99_ms=0.4,
+        status_counts={"200": int(rps * 5)},
+        resources=Resources(generator_cpu_util=0.3, server_cpu_s=2.0, server_cpu_util=0.4,
+                            cpu_ms_per_request=4.0, mem_peak_mib=mem, mem_mean_mib=mem, memory_kind="PSS",
+                            processes=2),
+        generator_limited=limited, meets_slo=p99 <= slo_ms,
+        stability=Stability([rps, rps], [p99, p99], [500, 500], 0.01, 0.02, stable, "the rule"),
+        histogram=f"HISTFAAA{name}",
+    )
+
+
+def full_record() -> RunRecord:
+    """A record with every part set to something other than its default."""
+    fixed = opened(20.0, 19.8, 30.0, FIXED_LOAD, "open_fixed")
+    probes = [opened(80.0, 79.0, 60.0, SLO_PROBE, "slo_probe1"),
+              opened(160.0, 120.0, 900.0, SLO_PROBE, "slo_probe2")]
+    repeats = [opened(80.0, a, p, SLO_REPEAT, f"slo_repeat{i}", seed=8000 + i)
+               for i, (a, p) in enumerate([(78.0, 50.0), (80.5, 70.0), (79.0, 130.0)], 1)]
+    price = Price("c7i.large", 2, 4.0, 0.0893, "us-east-1", "Linux", "2026-01-01", "AWS")
+    return RunRecord(
+        run_id="20260101T000000Z-baseline-tuned", framework="baseline", preset="tuned",
+        started_at="2026-01-01T00:00:00+00:00", git=GitInfo("f" * 40, True),
+        machine=Machine("host", "CPU", 2, 8.0, "6.1", "Linux", "3.11.7", [0.5, 0.4, 0.3], 1.5e9),
+        display_name="Baseline", protocol="JSON", notes="a note", preset_note="earned",
+        overrides={"workers": 2},
+        tuning_evidence={"date": "20261130T000000Z"}, tunables={"workers": 2, "max_batch_size": 1},
+        profile={"name": "quick", "users": [1, 4]}, slo=Slo(100.0, 0.001), cpus=CpuSets([0], [1]),
+        harness_versions={"locust": "2.47.0", "tokenizers": None}, model=ModelInfo("/m", {"model_key": "k"}),
+        target="http://10.0.0.1:8000", loadgen_workers=2, loadgen_remote_workers=1, launch="docker",
+        image="servingbench-baseline:x", docker_run="docker run ...", image_command=False,
+        server_versions={"onnxruntime": "1.20"}, framework_version="1.10", server_metrics="unavailable: test",
+        reference=Reference(1, [0], 8.0, 12.0, 100.0, 32, 200.0, 500, 8.5),
+        generator_ceiling=Ceiling(2500.0, 0.6, 16, 4.0, 0.5, "no-op server", [1], 1),
+        time_to_ready_s=1.25, ports={"http": 8123}, idle=Idle(0.01, 150 * 2**20, 2, "PSS"),
+        parity=ParityResult(True, 126, 0, 1e-7, 1e-4, 0.9, [{"text": "x"}], None),
+        steps=[closed(1, 25.0, 10.0, 30.0), closed(4, 50.0, 40.0, 90.0)],
+        open_steps=[fixed, *probes, *repeats],
+        slo_search=SloSearch(80.0, 160.0, 0.5, [p.probe(100.0, 0.001) for p in probes],
+                             [r.probe(100.0, 0.001) for r in repeats]),
+        summary=Summary(79.0, (78.0, 80.5), 80.0, "open-loop search", 100.0, 20.0, 10.0, 30.0, True, 50.0, 4,
+                        10.0, 30.0, 5.0, 4.0, 150.0, True, 1, Overhead(2.0, 0.79, 0.395),
+                        Cost("c7i.large", 0.04465, 0.157, "1 vCPU", "AWS", "2026-01-01", price)),
+        server_log_tail="ready\n", stop=StopReport(0.5, ["1234 python"], [], []), status="complete",
+        failure_reason=None, finished_at="2026-01-01T00:05:00+00:00",
+    )
+
+
+def through_json(record):
+    """``record`` written as run.json text and read back by its class."""
+    return type(record).from_dict(json.loads(json.dumps(record.to_dict())))
+
+
+def parts(record: RunRecord) -> list:
+    r = record
+    return [r.git, r.machine, r.slo, r.cpus, r.model, r.reference, r.generator_ceiling, r.idle, r.parity,
+            r.stop, *r.steps, *r.open_steps, r.steps[0].latency, r.steps[0].resources,
+            r.open_steps[0].stability, r.slo_search, *r.slo_search.probes, r.summary, r.summary.overhead,
+            r.summary.cost, r.summary.cost.price, r]
+
+
+@pytest.mark.parametrize("index", range(len(parts(full_record()))))
+def test_every_class_round_trips_exactly(index):
+    part = parts(full_record())[index]
+    assert part is not None and dataclasses.is_dataclass(part)
+    assert type(part).from_dict(part.to_dict()) == part
+    assert through_json(part) == part
+    assert through_json(part).to_dict() == part.to_dict()
+
+
+def test_every_field_of_the_full_record_is_set():
+    """The round-trip test above covers every field only if none of them is left at its default."""
+    record = full_record()
+    for f in dataclasses.fields(RunRecord):
+        if f.name in ("schema_version", "folder", "failure_reason"):
+            continue
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        assert getattr(record, f.name) != default, f.name
+
+
+def test_nan_is_written_as_json_writes_it_and_read_back():
+    nan = float("nan")
+    step = dataclasses.replace(closed(1, 0.0, 1.0, 1.0), latency=LatencySummary(
+        0, 0, 0, 0.0, 0.0, nan, nan, nan, nan, nan, nan, 5.0))
+    text = json.dumps(step.to_dict())
+    assert '"p99_ms": NaN' in text  # as run.json always had it: Python's json (the report) reads it
+    back = ClosedStep.from_dict(json.loads(text))
+    assert math.isnan(back.latency.p99_ms) and json.dumps(back.to_dict()) == text
+
+
+def test_numpy_numbers_are_written_as_python_numbers():
+    summary = LatencySummary(np.int64(5), np.int64(5), np.int64(0), np.float64(0.0), np.float64(1.0), 1.0,
+                             1.0, 1.0, 1.0, 1.0, 1.0, np.float64(5.0))
+    written = summary.to_dict()
+    assert type(written["requests"]) is int and type(written["duration_s"]) is float
+    json.dumps(written)  # would raise on numpy integers
+
+
+def test_steps_are_flat_mappings_and_their_histogram_stays_out_of_run_json():
+    record = full_record()
+    written = record.open_steps[0].to_dict()
+    assert written["p99_ms"] == 30.0 and written["mem_peak_mib"] == 140.0 and written["stable"] is True
+    assert "histogram" not in json.dumps(record.to_dict()) and "HISTFAAA" not in json.dumps(record.to_dict())
+    assert record.histograms()["open_fixed"] == "HISTFAAAopen_fixed"
+    record.steps[0] = dataclasses.replace(record.steps[0], histogram="HISTFAAAclosed")
+    assert list(record.histograms()) == ["closed_u1"] + [s.name for s in record.open_steps]  # in run order
+
+
+def test_step_keys_are_those_of_schema_1_plus_the_name():
+    closed_v1 = {"mode", "users", "window_start", "window_end", "window_covered_s", "request_budget_spent",
+                 "samples_file", "requests", "ok", "errors", "error_rate", "throughput_rps", "mean_ms",
+                 "p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms", "duration_s", "status_counts",
+                 "generator_cpu_util",
+                 "server_cpu_s", "server_cpu_util", "cpu_ms_per_request", "mem_peak_mib", "mem_mean_mib",
+                 "memory_kind", "processes", "generator_limited", "meets_slo", "window_throughput_rps",
+                 "window_p99_ms", "window_requests", "throughput_spread", "p99_spread", "stable", "rule"}
+    open_v1 = (closed_v1 - {"users", "window_covered_s", "request_budget_spent"}) | {
+        "rate_rps", "seed", "latency_from", "intended_requests", "not_answered", "send_lag_p99_ms", "purpose"}
+    assert json_keys(ClosedStep) == closed_v1 | {"name"}
+    assert json_keys(OpenStep) == open_v1 | {"name"}
+
+
+def test_a_step_without_stability_reads_back_without_it():
+    step = dataclasses.replace(closed(1, 10.0, 5.0, 9.0), stability=None)
+    assert "stable" not in step.to_dict() and ClosedStep.from_dict(step.to_dict()).stability is None
+
+
+def test_reading_refuses_what_the_class_does_not_declare():
+    good = full_record().steps[0].to_dict()
+    with pytest.raises(ValueError, match=r"unknown field.*p99_msec"):
+        ClosedStep.from_dict({**good, "p99_msec": 1.0})
+    with pytest.raises(ValueError, match="users"):
+        ClosedStep.from_dict({k: v for k, v in good.items() if k != "users"})
+    with pytest.raises(ValueError, match="mode 'closed', not 'open'"):
+        ClosedStep.from_dict({**good, "mode": "open"})
+    with pytest.raises(ValueError, match="expected a list"):
+        CpuSets.from_dict({"server": "0", "loadgen": [1]})
+    with pytest.raises(SchemaError, match="reads schema 2, not 1"):
+        RunRecord.from_dict({**full_record().to_dict(), "schema_version": 1})
+
+
+def test_the_slo_search_derives_its_headline_from_its_confirmations():
+    search = full_record().slo_search
+    assert search.repeats == 3 and search.repeats_passed == 2  # 130 ms > 100 ms
+    assert search.achieved_rps == [78.0, 80.5, 79.0] and search.p99_ms == [50.0, 70.0, 130.0]
+    assert search.throughput_rps == 79.0 and search.spread_rps == (78.0, 80.5)
+    two = dataclasses.replace(search, confirmations=search.confirmations[:2])
+    assert two.throughput_rps == float(np.median([78.0, 80.5]))
+    none = SloSearch.of(SearchResult(0.0, [], 5.0, float("nan")), [])
+    assert none.repeats == 0 and none.throughput_rps == 0.0 and none.spread_rps == (0.0, 0.0)
+    assert "confirmations" in search.to_dict() and "throughput_rps" not in search.to_dict()  # stored once
+
+
+# --- the summary from typed steps ------------------------------------------------------------------------
+def test_summary_from_typed_steps():
+    record = full_record()
+    record.open_steps[2] = opened(160.0, 120.0, 900.0, SLO_PROBE, "slo_probe2", mem=300.0, stable=False,
+                                  limited=True)
+    s = summarize_run(record)
+    assert isinstance(s, Summary)
+    assert (s.throughput_at_slo_rps, s.throughput_at_slo_spread, s.slo_rate_rps) == (79.0, (78.0, 80.5), 80.0)
+    assert s.slo_source == "open-loop search" and s.slo_p99_ms == 100.0
+    assert (s.fixed_load_rps, s.p50_ms_at_fixed_load, s.p99_ms_at_fixed_load, s.fixed_load_meets_slo) == (
+        20.0, 10.0, 30.0, True)
+    assert (s.peak_throughput_rps, s.peak_at_users, s.p50_ms_at_1_user, s.p99_ms_at_1_user) == (
+        50.0, 4, 10.0, 30.0)
+    assert s.cpu_ms_per_request_at_peak == 5.0 and s.cpu_ms_per_request_at_fixed_load == 4.0
+    assert s.mem_peak_mib == 300.0  # the highest of every step, open ones included
+    assert s.any_generator_limited is True and s.unstable_steps == 1
+    assert s.overhead == Overhead(10.0 - 8.0, 79.0 / 100.0, 79.0 / 200.0)
+    assert s.cost == cost_per_million(79.0, 1, 300.0 / 1024)
+    assert through_json(s) == s
+
+
+def test_summary_invents_nothing_the_run_did_not_measure():
+    record = full_record()
+    record.reference = None
+    record.steps = [dataclasses.replace(st, resources=Resources(0.2)) for st in record.steps]
+    record.open_steps = [dataclasses.replace(st, resources=Resources(0.2)) for st in record.open_steps]
+    record.slo_search = None
+    s = summarize_run(record)
+    assert s.overhead is None and s.cost is None and s.mem_peak_mib is None
+    assert s.throughput_at_slo_rps == 0.0 and s.throughput_at_slo_spread is None and s.slo_rate_rps is None
+    record.steps = []
+    assert summarize_run(record) is None
+
+
+def test_the_slo_search_protocol_records_typed_confirmations(monkeypatch):
+    """run_slo_search on synthetic steps: probes from the search, confirmations by the repeats rule."""
+    capacity = 100.0
+
+    def fake_open_step(ctx, rate, warmup_s, measure_s, seed, *, name, windows, purpose):
+        p99 = 40.0 if rate <= capacity else 400.0
+        return opened(rate, min(rate, capacity), p99, purpose, name, seed=seed)
+
+    monkeypatch.setattr(protocol, "open_step", fake_open_step)
+    monkeypatch.setattr(protocol, "check_alive", lambda *a: None)
+    ctx = SimpleNamespace(slo_p99_ms=100.0, max_error_rate=0.001, server=None)
+    for profile, repeats in ((PROFILES["standard"], SLO_REPEAT), (PROFILES["quick"], SLO_PROBE)):
+        steps: list[OpenStep] = []
+        search = protocol.run_slo_search(ctx, profile, 60.0, steps, lambda _msg: None)
+        assert search.best_rate_rps <= capacity and len(search.probes) == profile.slo_probes
+        chosen = [s for s in steps if s.purpose == repeats and s.rate_rps == search.best_rate_rps]
+        assert search.confirmations == [s.probe(100.0, 0.001) for s in chosen]
+        assert search.repeats == (profile.repeats if profile.repeats > 1 else 1)
+        assert all(s.histogram for s in steps) and search.repeats_passed == search.repeats
+
+
+# --- run.json through RunWriter and load_run ---------------------------------------------------------------
+def test_run_writer_writes_what_load_run_reads(tmp_path):
+    writer = RunWriter(tmp_path, "baseline", "default")
+    record = full_record()
+    for f in dataclasses.fields(RunRecord):
+        if f.name not in ("run_id", "framework", "preset", "started_at", "git", "machine", "folder"):
+            setattr(writer.record, f.name, getattr(record, f.name))
+    final = writer.finish("complete")
+    doc = json.loads((final / "run.json").read_text())
+    assert doc["schema_version"] == SCHEMA_VERSION == 2 and doc["run_id"] == writer.run_id
+    back = load_run(final)
+    assert back == writer.record and back.folder == final
+    assert back.summary == record.summary and back.open_steps == record.open_steps
+    assert (final / "steps.csv").read_text().count("\n") == 1 + len(record.steps)
+    view = run_view(back)
+    assert view.throughput_at_slo_rps == 79.0 and view.repeats == 3 and view.repeats_passed == 2
+    assert view.fixed_load.label == "20 req/s open loop" and view.fixed_load.step["name"] == "open_fixed"
+    assert view.usd_per_million == 0.157 and view.generator_ceiling.rps == 2500.0
