@@ -14,6 +14,7 @@ Every class is a :class:`servingbench.serial.Record`: ``to_dict()`` writes the r
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Self
@@ -27,13 +28,16 @@ from servingbench.measure.reference import Reference
 from servingbench.measure.slo_search import Probe, SearchResult, passes
 from servingbench.measure.stability import Stability
 from servingbench.measure.stats import LatencySummary
-from servingbench.serial import FLAT, SKIP, Record
+from servingbench.serial import FLAT, SKIP, Record, read_field
 
 SCHEMA_VERSION = 2
 FIXED_LOAD = "fixed load"
 SLO_PROBE = "SLO search"
 SLO_REPEAT = "SLO repeat"
 """The purposes of open-loop steps: the fixed-load comparison, a search probe, a confirmation."""
+LAUNCH_FIELDS = frozenset({"launch", "ports", "image", "docker_run", "image_command", "framework_version",
+                           "server_metrics"})
+"""What a launched Target says about itself (Target.launch_record())."""
 
 
 class SchemaError(ValueError):
@@ -346,6 +350,14 @@ class RunRecord(Record):
     def histograms(self) -> dict[str, str]:
         """Each measured step's HdrHistogram by step name: histograms.json."""
         return {s.name: s.histogram for s in self.all_steps if s.histogram}
+
+    def set_launch(self, facts: Mapping[str, Any]) -> None:
+        """Record what a Target says about its launch; only launch fields, each read by its type."""
+        unknown = set(facts) - LAUNCH_FIELDS
+        if unknown:
+            raise ValueError(f"not launch fields of the run record: {', '.join(sorted(unknown))}")
+        for name, value in facts.items():
+            setattr(self, name, read_field(RunRecord, name, value))
 
     def fixed_load_step(self) -> OpenStep | None:
         return next((s for s in self.open_steps if s.purpose == FIXED_LOAD), None)

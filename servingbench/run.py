@@ -29,6 +29,7 @@ from servingbench.presets import earned_evidence, resolve_tunables
 from servingbench.profiles import Profile
 from servingbench.progress import Progress, adapter_start_estimate
 from servingbench.protocol import ParityFailed, run_load_protocol, run_parity_gate
+from servingbench.record import CpuSets, Idle, ModelInfo, RunRecord, Slo, StopReport
 from servingbench.results import RunWriter
 from servingbench.servers.errors import LaunchError
 from servingbench.servers.launch import LaunchOptions, launch
@@ -102,27 +103,25 @@ def run_bench(config: BenchConfig, model_dir: Path, out: Callable[[str], None] =
         signal.signal(signal.SIGTERM, previous)
 
 
-def _record_setup(record: dict, config: BenchConfig, adapter: Adapter, tunables: Tunables, preset_note: str,
-                  model_dir: Path) -> None:
+def _record_setup(record: RunRecord, config: BenchConfig, adapter: Adapter, tunables: Tunables,
+                  preset_note: str, model_dir: Path) -> None:
     """What the run is, before anything is measured: configuration, versions, model, load spread."""
-    record.update(
-        display_name=adapter.display_name,
-        protocol=adapter.protocol,
-        notes=adapter.notes,
-        preset_note=preset_note,
-        overrides={k: v for k, v in config.overrides.items() if v is not None},
-        tuning_evidence=earned_evidence(adapter) if config.preset == "tuned" else None,
-        tunables=tunables.as_dict(),
-        profile=config.profile.as_dict(),
-        slo={"p99_ms": config.slo_p99_ms, "max_error_rate": 0.001},
-        cpus={"server": [] if config.target else list(config.server_cpus),
-              "loadgen": list(config.loadgen_cpus)},
-        harness_versions=harness_versions(),
-        model={"dir": str(model_dir), "manifest": _manifest(model_dir)},
-        target=config.target,
-        loadgen_workers=config.distribution.local_workers,
-        loadgen_remote_workers=config.distribution.remote_workers,
-    )
+    record.display_name = adapter.display_name
+    record.protocol = adapter.protocol
+    record.notes = adapter.notes
+    record.preset_note = preset_note
+    record.overrides = {k: v for k, v in config.overrides.items() if v is not None}
+    record.tuning_evidence = earned_evidence(adapter) if config.preset == "tuned" else None
+    record.tunables = tunables.as_dict()
+    record.profile = config.profile.as_dict()
+    record.slo = Slo(p99_ms=config.slo_p99_ms, max_error_rate=0.001)
+    record.cpus = CpuSets(server=[] if config.target else list(config.server_cpus),
+                          loadgen=list(config.loadgen_cpus))
+    record.harness_versions = harness_versions()
+    record.model = ModelInfo(dir=str(model_dir), manifest=_manifest(model_dir))
+    record.target = config.target
+    record.loadgen_workers = config.distribution.local_workers
+    record.loadgen_remote_workers = config.distribution.remote_workers
 
 
 def _run(config: BenchConfig, adapter: Adapter, tunables: Tunables, options: LaunchOptions, model_dir: Path,
@@ -131,24 +130,25 @@ def _run(config: BenchConfig, adapter: Adapter, tunables: Tunables, options: Lau
     record = writer.record
     if options.mode == "local":
         python = framework_python(adapter)  # first use: creates the environment (minutes)
-        record["server_versions"] = server_versions(adapter, python)
-        record["framework_version"] = record["server_versions"].get(adapter.package or "", None) or "n/a"
-    record["reference"] = None
+        record.server_versions = server_versions(adapter, python)
+        record.framework_version = record.server_versions.get(adapter.package or "", None) or "n/a"
+    record.reference = None
     if options.on_this_machine and config.profile.reference_s > 0:
         progress(f"in-process reference on CPUs {format_cpus(config.server_cpus)}")
-        record["reference"] = run_reference(model_dir, tunables.threads_per_worker, config.server_cpus,
-                                            config.profile.reference_s, writer.folder / "reference.json")
+        record.reference = run_reference(model_dir, tunables.threads_per_worker, config.server_cpus,
+                                         config.profile.reference_s, writer.folder / "reference.json")
     _measure_ceiling(config, adapter, writer, progress)
     with launch(adapter, tunables, options, run_dir=writer.folder / "server", model_dir=model_dir,
                 run_id=writer.run_id, progress=progress) as target:
-        record.update(target.launch_record())
+        record.set_launch(target.launch_record())
         ready = target.time_to_ready_s
-        record["time_to_ready_s"] = round(ready, 3) if ready is not None else None
+        record.time_to_ready_s = round(ready, 3) if ready is not None else None
         try:
             _measure(target, config, model_dir, writer, progress)
         finally:
-            record["server_log_tail"] = target.log_tail(40)
-    record["stop"] = getattr(target, "stop_report", {})
+            record.server_log_tail = target.log_tail(40)
+    stop_report = getattr(target, "stop_report", None)
+    record.stop = StopReport.from_dict(stop_report) if stop_report else None
 
 
 def _measure_ceiling(config: BenchConfig, adapter: Adapter, writer: RunWriter, progress: Progress) -> None:
@@ -159,8 +159,8 @@ def _measure_ceiling(config: BenchConfig, adapter: Adapter, writer: RunWriter, p
     progress(f"load generator ceiling: no-op server, {max(profile.users)} users, {profile.ceiling_s:.0f} s")
     ceiling = measure_ceiling(requests_file, config.server_cpus, config.loadgen_cpus, max(profile.users),
                               profile.ceiling_s, writer.folder / "ceiling", distribution=config.distribution)
-    writer.record["generator_ceiling"] = ceiling
-    progress(f"  generator ceiling {ceiling['rps']:.0f} req/s ({ceiling['bound']})")
+    writer.record.generator_ceiling = ceiling
+    progress(f"  generator ceiling {ceiling.rps:.0f} req/s ({ceiling.bound})")
 
 
 def _manifest(model_dir: Path) -> dict:
@@ -180,8 +180,8 @@ def _measure(target: Target, config: BenchConfig, model_dir: Path, writer: RunWr
             idle_start = monitor.sample()
             time.sleep(IDLE_SECONDS)
             idle = monitor.usage(idle_start, monitor.sample())
-            record["idle"] = {"cpu_util": idle.cpu_util, "mem_bytes": idle.mem_peak_bytes,
-                              "processes": idle.processes, "memory_kind": idle.memory_kind}
+            record.idle = Idle(cpu_util=idle.cpu_util, mem_bytes=idle.mem_peak_bytes,
+                               processes=idle.processes, memory_kind=idle.memory_kind)
         run_parity_gate(target, model_dir, record, progress)
         load_dir = writer.folder / "load"
         ctx = StepContext(target, monitor, load_dir / "requests.json", load_dir, config.loadgen_cpus,

@@ -71,6 +71,14 @@ class Record:
             raise ValueError(f"{cls.__name__}: {exc}") from None
 
 
+def read_field(cls: type[Record], name: str, value: Any) -> Any:
+    """``value`` (JSON-shaped) read as the type of field ``name`` of ``cls``."""
+    hints = _hints(cls)
+    if name not in hints or name not in {f.name for f in dataclasses.fields(cls)}:  # type: ignore[arg-type]
+        raise ValueError(f"{cls.__name__} has no field {name!r}")
+    return from_json(hints[name], value, f"{cls.__name__}.{name}")
+
+
 @cache
 def json_keys(cls: type[Record]) -> frozenset[str]:
     """Every key a record writes, its flat parts' included; parts that would share a key are refused."""

@@ -285,3 +285,18 @@ def test_run_writer_writes_what_load_run_reads(tmp_path):
     assert view.throughput_at_slo_rps == 79.0 and view.repeats == 3 and view.repeats_passed == 2
     assert view.fixed_load.label == "20 req/s open loop" and view.fixed_load.step["name"] == "open_fixed"
     assert view.usd_per_million == 0.157 and view.generator_ceiling.rps == 2500.0
+
+
+def test_a_launch_record_sets_only_launch_fields_by_their_types():
+    from servingbench.frameworks import load_adapter
+    from servingbench.servers.remote import RemoteServer
+
+    record = RunRecord(framework="baseline", preset="default")
+    record.set_launch(RemoteServer.from_url(load_adapter("baseline"), "http://10.0.0.9:8000").launch_record())
+    assert record.launch == "remote" and "unavailable" in record.server_metrics
+    record.set_launch({"launch": "docker", "ports": {"http": 8123}, "image": "img", "image_command": True,
+                       "docker_run": "docker run img", "framework_version": "image img"})
+    assert (record.launch, record.ports, record.image_command) == ("docker", {"http": 8123}, True)
+    with pytest.raises(ValueError, match=r"not launch fields.*summary"):
+        record.set_launch({"summary": {}})
+    assert RunRecord.from_dict(record.to_dict()) == record
