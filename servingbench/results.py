@@ -25,7 +25,7 @@ import psutil
 from servingbench.envs import REPO
 from servingbench.record import SCHEMA_VERSION, GitInfo, Machine, RunRecord, SchemaError, Step, read_run
 
-__all__ = ["SCHEMA_VERSION", "STATUSES", "RunWriter", "list_runs", "load_run", "results_root"]
+__all__ = ["SCHEMA_VERSION", "STATUSES", "RunSkipped", "RunWriter", "list_runs", "load_run", "results_root"]
 STATUSES = ("complete", "failed", "interrupted")
 
 
@@ -107,6 +107,10 @@ def load_run(folder: Path) -> RunRecord | None:
     return read_run(data, folder)
 
 
+class RunSkipped(UserWarning):
+    """A run folder list_runs could not read (the message says why and what to do)."""
+
+
 def list_runs(root: Path | None = None) -> list[RunRecord]:
     """Every published run under ``root``, oldest folder name first.
 
@@ -126,10 +130,6 @@ def list_runs(root: Path | None = None) -> list[RunRecord]:
         if run is not None:
             runs.append(run)
     return runs
-
-
-class RunSkipped(UserWarning):
-    """A run folder list_runs could not read (the message says why and what to do)."""
 
 
 def git_info() -> GitInfo:
