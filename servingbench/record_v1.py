@@ -42,10 +42,6 @@ def upgrade(data: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _dict(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
 def _list(value: Any) -> list:
     return value if isinstance(value, list) else []
 
