@@ -35,8 +35,8 @@ FIXED_LOAD = "fixed load"
 SLO_PROBE = "SLO search"
 SLO_REPEAT = "SLO repeat"
 """The purposes of open-loop steps: the fixed-load comparison, a search probe, a confirmation."""
-LAUNCH_FIELDS = frozenset({"launch", "ports", "image", "docker_run", "image_command", "framework_version",
-                           "server_metrics"})
+LAUNCH_FIELDS = frozenset({"launch", "ports", "image", "docker_run", "image_command", "container_tunables",
+                           "framework_version", "server_metrics"})
 """What a launched Target says about itself (Target.launch_record())."""
 
 
@@ -312,6 +312,8 @@ class RunRecord(Record):
     image: str | None = None
     docker_run: str | None = None
     image_command: bool | None = None
+    container_tunables: dict[str, Any] | None = None
+    """The tunables the container was started with (docker mode applies them or refuses to run)."""
     server_versions: dict[str, str | None] = field(default_factory=dict)
     framework_version: str = ""
     server_metrics: str | None = None

@@ -90,6 +90,7 @@ def full_record() -> RunRecord:
         harness_versions={"locust": "2.47.0", "tokenizers": None}, model=ModelInfo("/m", {"model_key": "k"}),
         target="http://10.0.0.1:8000", loadgen_workers=2, loadgen_remote_workers=1, launch="docker",
         image="servingbench-baseline:x", docker_run="docker run ...", image_command=False,
+        container_tunables={"workers": 2},
         server_versions={"onnxruntime": "1.20"}, framework_version="1.10", server_metrics="unavailable: test",
         reference=Reference(1, [0], 8.0, 12.0, 100.0, 32, 200.0, 500, 8.5),
         generator_ceiling=Ceiling(2500.0, 0.6, 16, 4.0, 0.5, "no-op server", [1], 1),
@@ -287,16 +288,27 @@ def test_run_writer_writes_what_load_run_reads(tmp_path):
     assert view.usd_per_million == 0.157 and view.generator_ceiling.rps == 2500.0
 
 
-def test_a_launch_record_sets_only_launch_fields_by_their_types():
+def test_a_launch_record_sets_only_launch_fields_by_their_types(tmp_path):
+    """What every kind of Target says about its launch fits the record (a new fact needs a field)."""
+    from servingbench.adapter import Tunables
     from servingbench.frameworks import load_adapter
+    from servingbench.servers import docker
+    from servingbench.servers.container import ContainerServer
+    from servingbench.servers.local import LocalServer
     from servingbench.servers.remote import RemoteServer
 
-    record = RunRecord(framework="baseline", preset="default")
-    record.set_launch(RemoteServer.from_url(load_adapter("baseline"), "http://10.0.0.9:8000").launch_record())
+    adapter = load_adapter("baseline")
+    spec = docker.container_spec(adapter, Tunables(), cpus=(0,), mem_limit="1g", ports={"http": 40000},
+                                 model_dir=tmp_path, run_id="t1")
+    targets = [LocalServer(adapter, "127.0.0.1", 40000, kind="local"),
+               ContainerServer(adapter, "127.0.0.1", 40000, kind="docker", spec=spec),
+               RemoteServer.from_url(adapter, "http://10.0.0.9:8000")]
+    for target in targets:
+        record = RunRecord(framework="baseline", preset="default")
+        facts = target.launch_record()
+        record.set_launch(facts)
+        assert {k: getattr(record, k) for k in facts} == facts and record.launch == target.kind
+        assert RunRecord.from_dict(record.to_dict()) == record
     assert record.launch == "remote" and "unavailable" in record.server_metrics
-    record.set_launch({"launch": "docker", "ports": {"http": 8123}, "image": "img", "image_command": True,
-                       "docker_run": "docker run img", "framework_version": "image img"})
-    assert (record.launch, record.ports, record.image_command) == ("docker", {"http": 8123}, True)
     with pytest.raises(ValueError, match=r"not launch fields.*summary"):
         record.set_launch({"summary": {}})
-    assert RunRecord.from_dict(record.to_dict()) == record
