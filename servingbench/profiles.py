@@ -37,6 +37,8 @@ class Profile:
     ceiling_s: float
     """Load generator ceiling measurement against the no-op server."""
     max_requests_per_step: int = 200_000
+    confirm_rounds: int = 3
+    """Rates the confirmations may try: a failed confirmation sends them below, at most this many times."""
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -8,13 +8,16 @@ process group, a container and a remote deployment are measured the same way.
 from __future__ import annotations
 
 import json
+import random
+import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 from loadtests.corpus import request_texts
 from servingbench.load.locust import run_locust, write_requests
 from servingbench.load.steps import StepContext, closed_step, open_step
 from servingbench.measure.parity import check_parity, eval_set, reference_predictions
-from servingbench.measure.slo_search import Probe, search, seed_for
+from servingbench.measure.slo_search import Confirmation, Probe, confirm, search, seed_for
 from servingbench.profiles import Profile
 from servingbench.progress import Progress
 from servingbench.record import (
@@ -84,9 +87,18 @@ def run_load_protocol(ctx: StepContext, profile: Profile, record: RunRecord, fol
 
 
 def run_slo_search(ctx: StepContext, profile: Profile, start_rps: float, open_steps: list[OpenStep],
-                   progress: Progress) -> SloSearch:
-    """The highest Poisson rate meeting the SLO, then ``repeats`` confirmations with fresh seeds."""
+                   progress: Progress, schedule_seed: int | None = None) -> SloSearch:
+    """The highest Poisson rate at which the search probe and every confirmation meet the SLO.
+
+    Every probe's arrival seed is drawn from one random ``schedule_seed`` (fresh per run, recorded), so
+    repeats measure the server rather than one shared schedule, and the run can be reproduced.
+    """
+    schedule_seed = secrets.randbits(32) if schedule_seed is None else schedule_seed
+    rng = random.Random(schedule_seed)
     probe_no = [0]
+
+    def seed_of(_rate: float) -> int:
+        return rng.randrange(2**31)
 
     def measure(rate: float, seed: int) -> Probe:
         probe_no[0] += 1
@@ -95,18 +107,31 @@ def run_slo_search(ctx: StepContext, profile: Profile, start_rps: float, open_st
                                    SLO_PROBE, open_steps, progress)
         return step.probe(ctx.slo_p99_ms, ctx.max_error_rate)
 
-    result = search(measure, start_rps=start_rps, max_probes=profile.slo_probes)
-    confirmations: list[OpenStep] = []
-    best = result.best_rate_rps
-    if best > 0 and profile.repeats > 1:
-        for k in range(1, profile.repeats + 1):
-            progress(f"SLO repeat {k}/{profile.repeats} at {best:.1f} req/s (fresh seed)")
-            confirmations.append(_recorded_open_step(
-                ctx, profile, best, profile.probe_s, seed_for(best, k), f"slo_repeat{k}", SLO_REPEAT,
-                open_steps, progress))
-    elif best > 0:
-        confirmations = [s for s in open_steps if s.purpose == SLO_PROBE and s.rate_rps == best]
-    return SloSearch.of(result, [s.probe(ctx.slo_p99_ms, ctx.max_error_rate) for s in confirmations])
+    result = search(measure, start_rps=start_rps, max_probes=profile.slo_probes, seed_of=seed_of)
+    if profile.repeats > 1:
+        confirmed = confirm(_confirmer(ctx, profile, open_steps, progress), result, repeats=profile.repeats,
+                            max_rounds=profile.confirm_rounds, seed_of=seed_of)
+    else:  # no repeats (quick): the search's own passing probe at the best rate is the confirmation
+        own = [p for p in result.probes if p.passed and p.rate_rps == result.best_rate_rps]
+        confirmed = Confirmation(result.best_rate_rps, own, result.lowest_failing_rps)
+    if result.best_rate_rps > 0 and confirmed.held_rate_rps == 0:
+        progress(f"  no rate held the SLO in every confirmation (tried {len(confirmed.confirmations)})")
+    return SloSearch.of(result, confirmed, schedule_seed)
+
+
+def _confirmer(ctx: StepContext, profile: Profile, open_steps: list[OpenStep],
+               progress: Progress) -> Callable[[float, int], Probe]:
+    """A confirmation: one fresh-seed open-loop step at a rate, recorded like every other step."""
+    count = [0]
+
+    def measure(rate: float, seed: int) -> Probe:
+        count[0] += 1
+        progress(f"SLO confirmation {count[0]} at {rate:.1f} req/s (fresh seed; every one must pass)")
+        step = _recorded_open_step(ctx, profile, rate, profile.probe_s, seed, f"slo_repeat{count[0]}",
+                                   SLO_REPEAT, open_steps, progress)
+        return step.probe(ctx.slo_p99_ms, ctx.max_error_rate)
+
+    return measure
 
 
 def _recorded_open_step(ctx: StepContext, profile: Profile, rate: float, measure_s: float, seed: int,

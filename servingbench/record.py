@@ -25,7 +25,7 @@ from servingbench.load.ceiling import Ceiling
 from servingbench.measure.cost import Cost
 from servingbench.measure.parity import ParityResult
 from servingbench.measure.reference import Reference
-from servingbench.measure.slo_search import Probe, SearchResult, passes
+from servingbench.measure.slo_search import Confirmation, Probe, SearchResult, passes
 from servingbench.measure.stability import Stability
 from servingbench.measure.stats import LatencySummary
 from servingbench.serial import FLAT, SKIP, Record, read_field
@@ -129,51 +129,83 @@ class OpenStep(Step):
 # --- the SLO search -------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class SloSearch(Record):
-    """The highest arrival rate meeting the SLO, its bracket, and the confirmations the headline comes from.
+    """The highest arrival rate meeting the SLO in every confirmation, its bracket, and those confirmations.
 
-    The headline is the median achieved throughput of the confirmations (fresh-seed repeats at the best
-    rate, or without repeats the search's own probe there); it is derived, never stored twice.
+    The headline is the median achieved throughput of the confirmations at the held rate (fresh-seed
+    repeats, or without repeats the search's own probe there); it is derived, never stored twice. Runs
+    written before the held rule (``held_rate_rps`` None) keep their old reading: every confirmation at
+    the best rate, passed or not.
     """
 
     best_rate_rps: float
-    """Highest probed rate that passed (0 when none did)."""
+    """Highest probed rate that passed its search probe (0 when none did)."""
     lowest_failing_rps: float | None
+    """The bracket's upper end: the lowest rate that failed, in the search or in a confirmation."""
     resolution: float
-    """Relative gap between the best passing and the lowest failing rate (NaN without both)."""
+    """Relative gap between the best passing and the lowest failing search rate (NaN without both)."""
     probes: list[Probe] = field(default_factory=list)
     confirmations: list[Probe] = field(default_factory=list)
+    """Every confirmation, at every rate tried; the held rate's are the headline's."""
+    held_rate_rps: float | None = None
+    """Highest offered rate at which every confirmation met the SLO (0: none held)."""
+    schedule_seed: int | None = None
+    """The run's random seed from which every probe's arrival seed was drawn (recorded to reproduce)."""
 
     @classmethod
-    def of(cls, result: SearchResult, confirmations: list[Probe]) -> Self:
-        return cls(result.best_rate_rps, result.lowest_failing_rps, result.resolution, list(result.probes),
-                   list(confirmations))
+    def of(cls, result: SearchResult, confirmed: Confirmation, schedule_seed: int | None = None) -> Self:
+        return cls(result.best_rate_rps, confirmed.lowest_failing_rps, result.resolution, list(result.probes),
+                   list(confirmed.confirmations), confirmed.held_rate_rps, schedule_seed)
+
+    @property
+    def slo_rate_rps(self) -> float:
+        """The offered rate the headline stands on (the held rate; the best rate for older runs)."""
+        return self.best_rate_rps if self.held_rate_rps is None else self.held_rate_rps
+
+    @property
+    def held(self) -> bool:
+        return self.slo_rate_rps > 0
+
+    @property
+    def bracket_rps(self) -> tuple[float, float | None]:
+        """[highest rate that held, lowest rate that failed]."""
+        return (self.slo_rate_rps, self.lowest_failing_rps)
+
+    @property
+    def headline_confirmations(self) -> list[Probe]:
+        if self.held_rate_rps is None:
+            return list(self.confirmations)
+        return [c for c in self.confirmations if c.rate_rps == self.held_rate_rps]
+
+    @property
+    def failed_confirmations(self) -> list[Probe]:
+        return [c for c in self.confirmations if not c.passed]
 
     @property
     def repeats(self) -> int:
-        return len(self.confirmations)
+        return len(self.headline_confirmations)
 
     @property
     def repeats_passed(self) -> int:
-        return sum(1 for c in self.confirmations if c.passed)
+        return sum(1 for c in self.headline_confirmations if c.passed)
 
     @property
     def achieved_rps(self) -> list[float]:
-        return [c.achieved_rps for c in self.confirmations]
+        return [c.achieved_rps for c in self.headline_confirmations]
 
     @property
     def p99_ms(self) -> list[float]:
-        return [c.p99_ms for c in self.confirmations]
+        return [c.p99_ms for c in self.headline_confirmations]
 
     @property
     def throughput_rps(self) -> float:
-        """Median achieved throughput of the confirmations: the headline (0 when none)."""
+        """Median achieved throughput of the headline's confirmations (0 when no rate held)."""
         achieved = self.achieved_rps
-        return float(np.median(achieved)) if achieved else 0.0
+        return float(np.median(achieved)) if achieved and self.held else 0.0
 
     @property
     def spread_rps(self) -> tuple[float, float]:
         achieved = self.achieved_rps
-        return (min(achieved), max(achieved)) if achieved else (0.0, 0.0)
+        return (min(achieved), max(achieved)) if achieved and self.held else (0.0, 0.0)
 
 
 # --- the summary ----------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ def summarize_run(record: RunRecord) -> Summary | None:
     return Summary(
         throughput_at_slo_rps=throughput,
         throughput_at_slo_spread=search.spread_rps if search else None,
-        slo_rate_rps=search.best_rate_rps if search else None,
+        slo_rate_rps=search.slo_rate_rps if search else None,
         slo_source=OPEN_LOOP_SOURCE,
         slo_p99_ms=record.slo.p99_ms,
         fixed_load_rps=fixed.rate_rps if fixed else None,

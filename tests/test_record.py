@@ -15,7 +15,7 @@ from servingbench.load.ceiling import Ceiling
 from servingbench.measure.cost import Cost, Price, cost_per_million
 from servingbench.measure.parity import ParityResult
 from servingbench.measure.reference import Reference
-from servingbench.measure.slo_search import SearchResult
+from servingbench.measure.slo_search import Confirmation, SearchResult
 from servingbench.measure.stability import Stability
 from servingbench.measure.stats import LatencySummary
 from servingbench.profiles import PROFILES
@@ -208,7 +208,7 @@ def test_the_slo_search_derives_its_headline_from_its_confirmations():
     assert search.throughput_rps == 79.0 and search.spread_rps == (78.0, 80.5)
     two = dataclasses.replace(search, confirmations=search.confirmations[:2])
     assert two.throughput_rps == float(np.median([78.0, 80.5]))
-    none = SloSearch.of(SearchResult(0.0, [], 5.0, float("nan")), [])
+    none = SloSearch.of(SearchResult(0.0, [], 5.0, float("nan")), Confirmation(0.0, [], 5.0))
     assert none.repeats == 0 and none.throughput_rps == 0.0 and none.spread_rps == (0.0, 0.0)
     assert "confirmations" in search.to_dict() and "throughput_rps" not in search.to_dict()  # stored once
 

@@ -2,8 +2,10 @@
 
 This is the idea of MLPerf's Server scenario: Poisson arrivals at a fixed rate, latency measured from
 each request's intended send time, and the result is the highest rate whose p99 stays under the SLO
-with (almost) no errors. The search is bounded in probes, deterministic for a given sequence of probe
-outcomes, and every probe uses a seed derived from its rate, so a repeat sends the same arrivals.
+with (almost) no errors. The search is bounded in probes and deterministic for a given sequence of probe
+outcomes. A rate counts as the headline only when every confirmation at it meets the SLO too (``confirm``):
+a failed confirmation sends the search below it, within a bounded number of rounds. Schedules' seeds are
+drawn by the caller (fresh per run and recorded), so two frameworks never share one arrival sequence.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ def search(
     max_probes: int,
     tolerance: float = 0.05,
     floor_rps: float = 0.5,
+    seed_of: Callable[[float], int] = seed_for,
 ) -> SearchResult:
     """Find the highest passing rate with at most ``max_probes`` calls of ``measure(rate, seed)``.
 
@@ -67,7 +70,7 @@ def search(
     hi: float | None = None  # lowest failing rate
     rate = start_rps
     for _ in range(max_probes):
-        probe = measure(rate, seed_for(rate))
+        probe = measure(rate, seed_of(rate))
         result.probes.append(probe)
         if probe.passed:
             lo = rate if lo is None else max(lo, rate)
@@ -88,3 +91,44 @@ def search(
     result.lowest_failing_rps = hi
     result.resolution = (hi - lo) / hi if (lo is not None and hi) else float("nan")
     return result
+
+
+@dataclass
+class Confirmation:
+    """What the confirmations established: the highest rate at which every one of them met the SLO."""
+
+    held_rate_rps: float
+    """0 when no rate held in every confirmation within the rounds allowed."""
+    confirmations: list[Probe] = field(default_factory=list)
+    """Every confirmation run, at every rate tried (the held rate's are the headline's)."""
+    lowest_failing_rps: float | None = None
+    """The lowest rate that failed, in the search or in a confirmation: the bracket's upper end."""
+
+
+def confirm(measure: Callable[[float, int], Probe], result: SearchResult, *, repeats: int, max_rounds: int,
+            seed_of: Callable[[float], int], step_down: float = 0.8) -> Confirmation:
+    """Confirm the search's best rate ``repeats`` times; if one confirmation fails, try lower.
+
+    A rate holds only when all its confirmations pass (the first failure ends that round). The next
+    candidate is the highest rate below it that passed its search probe, else ``step_down`` of it; at
+    most ``max_rounds`` rates are tried, so a run stays bounded and says "no rate held" otherwise.
+    """
+    failing = result.lowest_failing_rps
+    candidate = result.best_rate_rps
+    done: list[Probe] = []
+    for _ in range(max(0, max_rounds)):
+        if candidate <= 0:
+            break
+        held = True
+        for _k in range(repeats):
+            probe = measure(candidate, seed_of(candidate))
+            done.append(probe)
+            if not probe.passed:
+                held = False
+                break
+        if held:
+            return Confirmation(candidate, done, failing)
+        failing = candidate if failing is None else min(failing, candidate)
+        lower = [p.rate_rps for p in result.probes if p.passed and p.rate_rps < candidate]
+        candidate = round(max(lower) if lower else candidate * step_down, 2)
+    return Confirmation(0.0, done, failing)
