@@ -103,6 +103,9 @@ class ClosedStep(Step):
     request_budget_spent: bool
 
 
+GOODPUT = "goodput: successful responses completed inside the window"
+
+
 @dataclass(frozen=True, kw_only=True)
 class OpenStep(Step):
     """Poisson arrivals at a fixed rate; latency from each request's intended send time."""
@@ -117,6 +120,11 @@ class OpenStep(Step):
     intended_requests: int
     not_answered: int
     send_lag_p99_ms: float
+    in_flight_at_end: int = 0
+    """Sent in the window, not answered by its end (answered later or never): not in the goodput."""
+    throughput_is: str = ""
+    """GOODPUT for runs that count completions inside the window; empty for older runs, which counted
+    successful requests *sent* in it (overstating an overloaded server)."""
 
     def probe(self, slo_p99_ms: float, max_error_rate: float) -> Probe:
         """This step as an SLO verdict (a search probe or a confirmation)."""

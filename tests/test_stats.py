@@ -65,3 +65,19 @@ def test_covered_time_ends_at_the_last_completion_or_the_window():
     assert stats.covered_s(samples, 10.0, 20.0) == pytest.approx(1.5)  # the load ended at 11.5
     assert stats.covered_s(samples, 10.0, 11.2) == pytest.approx(1.2)  # it outlasted the window
     assert stats.covered_s(samples[:0], 10.0, 20.0) == 10.0
+
+
+def test_open_loop_goodput_counts_completions_inside_the_window_not_sends():
+    """An overloaded server: 280 req/s offered for 10 s, answered at 133/s, so answers lag ever more."""
+    from servingbench.load.steps import open_window
+
+    rng = np.random.default_rng(1)
+    sends = np.sort(rng.uniform(0.0, 10.0, 2800))
+    done = np.maximum.accumulate(np.arange(1, sends.size + 1) / 133.0)  # one server, FIFO, 7.5 ms each
+    done = np.maximum(done, sends + 0.005)
+    samples = np.column_stack([sends, (done - sends) * 1000.0, np.full(sends.size, 200.0),
+                               np.zeros(sends.size)])
+    window, summary = open_window(samples, 0.0, 10.0)
+    assert window.shape[0] == 2800  # every request sent in the window is in its latency and errors
+    assert summary.throughput_rps == pytest.approx(133.0, rel=0.02)  # was 280 when sends were counted
+    assert stats.in_flight_at(samples, 0.0, 10.0) == 2800 - stats.completed_ok_in_window(samples, 0.0, 10.0)

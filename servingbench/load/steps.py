@@ -8,6 +8,7 @@ limit.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +18,8 @@ from servingbench.load.locust import GENERATOR_SATURATED, Distribution, LoadResu
 from servingbench.measure import stats
 from servingbench.measure.monitor import Sample, TreeMonitor
 from servingbench.measure.stability import stability
-from servingbench.record import ClosedStep, OpenStep, Resources
+from servingbench.measure.stats import LatencySummary
+from servingbench.record import GOODPUT, ClosedStep, OpenStep, Resources
 from servingbench.servers.target import Target
 
 SEND_LAG_LIMIT_MS = 10.0
@@ -97,8 +99,7 @@ def open_step(ctx: StepContext, rate_rps: float, warmup_s: float, measure_s: flo
                            duration_s=warmup_s + measure_s, seed=seed, cpus=ctx.loadgen_cpus,
                            out_dir=ctx.load_dir, name=name, distribution=ctx.distribution)
     start = result.test_start + warmup_s
-    window = stats.sent_in_window(result.samples, start, start + measure_s)
-    summary = stats.summarize(window, measure_s)
+    window, summary = open_window(result.samples, start, measure_s)
     lags = window[:, 3] if window.size else np.zeros(0)
     lags = lags[~np.isnan(lags)]
     lag_p99 = stats.exact_percentiles(lags)["p99"] if lags.size else float("nan")
@@ -115,6 +116,8 @@ def open_step(ctx: StepContext, rate_rps: float, warmup_s: float, measure_s: flo
         intended_requests=int(window.shape[0]),
         not_answered=int((window[:, 2] == -1).sum()) if window.size else 0,
         send_lag_p99_ms=lag_p99,
+        in_flight_at_end=stats.in_flight_at(result.samples, start, start + measure_s),
+        throughput_is=GOODPUT,
         status_counts=stats.status_counts(window),
         resources=_resources(ctx, before, result),
         generator_limited=bool(result.generator_cpu_util >= GENERATOR_SATURATED or late),
@@ -122,3 +125,17 @@ def open_step(ctx: StepContext, rate_rps: float, warmup_s: float, measure_s: flo
         stability=stability(result.samples, start, start + measure_s, windows, by_send_time=True),
         histogram=stats.encode_histogram(stats.ok_latencies(window)),
     )
+
+
+def open_window(samples: np.ndarray, start: float, measure_s: float) -> tuple[np.ndarray, LatencySummary]:
+    """The open-loop window: requests *sent* in it (latency from intended send time, errors) and goodput.
+
+    Throughput is goodput: successful responses *completed* inside the window per second. Percentiles
+    and error rate are of the requests sent in the window, so a request still in flight at the end
+    counts against latency (its late answer) but not towards throughput.
+    """
+    end = start + measure_s
+    window = stats.sent_in_window(samples, start, end)
+    summary = stats.summarize(window, measure_s)
+    goodput = stats.completed_ok_in_window(samples, start, end) / measure_s if measure_s > 0 else float("nan")
+    return window, dataclasses.replace(summary, throughput_rps=goodput)

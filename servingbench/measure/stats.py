@@ -62,6 +62,28 @@ def sent_in_window(samples: np.ndarray, start: float, end: float) -> np.ndarray:
     return samples[(samples[:, 0] >= start) & (samples[:, 0] < end)]
 
 
+def completed_ok_in_window(samples: np.ndarray, start: float, end: float) -> int:
+    """Successful responses that completed inside [start, end), whenever they were sent.
+
+    Open-loop goodput counts these: a request sent in the window but answered after it did not add to
+    the window's throughput (counting it overstated an overloaded server's rate about 2x)."""
+    if samples.size == 0:
+        return 0
+    ok = ok_mask(samples)
+    done = samples[:, 0] + samples[:, 1] / 1000.0
+    return int((ok & (done >= start) & (done < end)).sum())
+
+
+def in_flight_at(samples: np.ndarray, start: float, end: float) -> int:
+    """Requests sent in [start, end) that had no answer yet at ``end`` (answered later, or never)."""
+    if samples.size == 0:
+        return 0
+    sent = (samples[:, 0] >= start) & (samples[:, 0] < end)
+    done = samples[:, 0] + np.nan_to_num(samples[:, 1], nan=np.inf) / 1000.0
+    unanswered = samples[:, 2] == -1
+    return int((sent & (unanswered | (done >= end))).sum())
+
+
 def ok_mask(samples: np.ndarray) -> np.ndarray:
     """Rows answered with a 2xx status."""
     if samples.size == 0:
