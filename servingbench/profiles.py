@@ -61,7 +61,7 @@ PROFILES: dict[str, Profile] = {
                 ceiling_s=4),
         Profile("standard", "the default of make bench: six steps, SLO search, SLO throughput repeated 3x",
                 warmup_s=10, users=(1, 2, 4, 8, 16, 32), step_warmup_s=3, step_s=12, windows=3,
-                reference_s=10, fixed_rate_rps=20, open_warmup_s=3, open_s=15, slo_probes=6, probe_s=12,
+                reference_s=10, fixed_rate_rps=20, open_warmup_s=3, open_s=20, slo_probes=6, probe_s=12,
                 repeats=3, ceiling_s=8),
         Profile("full", "nightly: longer steps, finer SLO search, 5 repeats",
                 warmup_s=15, users=(1, 2, 4, 8, 16, 32, 64), step_warmup_s=5, step_s=20, windows=4,

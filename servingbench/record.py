@@ -83,6 +83,9 @@ class Step(Record):
     generator_limited: bool
     meets_slo: bool
     stability: Stability | None = field(default=None, metadata=FLAT)
+    percentile_ci_ms: dict[str, list[float | None]] = field(default_factory=dict)
+    """95% distribution-free intervals [low, high] of p50/p90/p99/p99.9 from order statistics (binomial
+    bounds on the rank); None where the samples are too few to bound that side (measure/confidence.py)."""
     histogram: str = field(default="", repr=False, compare=False, metadata=SKIP)
     """HdrHistogram of the successful latencies (µs, base64); written to histograms.json, not run.json."""
 
@@ -255,6 +258,9 @@ class Summary(Record):
     overhead: Overhead | None = None
     cost: Cost | None = None
     """None when the server's memory was not measured (remote, container): no cost is invented."""
+    p99_at_fixed_load_enough: bool | None = None
+    """Enough successful requests at the fixed load for a bounded 95% interval of its p99 (368); below
+    that the p99 is shown as "too few samples" and is not a regression metric."""
 
 
 # --- the run --------------------------------------------------------------------------------------------

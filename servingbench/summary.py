@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from servingbench.measure.confidence import min_samples_for
 from servingbench.measure.cost import cost_per_million
 from servingbench.measure.reference import Reference
 from servingbench.record import ClosedStep, Overhead, RunRecord, Summary
@@ -35,6 +36,7 @@ def summarize_run(record: RunRecord) -> Summary | None:
         p50_ms_at_fixed_load=fixed.latency.p50_ms if fixed else None,
         p99_ms_at_fixed_load=fixed.latency.p99_ms if fixed else None,
         fixed_load_meets_slo=fixed.meets_slo if fixed else None,
+        p99_at_fixed_load_enough=fixed.latency.ok >= min_samples_for(0.99) if fixed else None,
         peak_throughput_rps=best.latency.throughput_rps,
         peak_at_users=best.users,
         p50_ms_at_1_user=lowest.latency.p50_ms,

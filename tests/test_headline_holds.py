@@ -113,3 +113,21 @@ def test_the_run_page_states_the_held_rate_the_bracket_and_the_failed_confirmati
     none = SloSearch.of(result, Confirmation(0.0, [probe(100.0, 3, False)], 100.0))
     folder = write_run(tmp_path / "none", samples=False, extra={"slo_search": none.to_dict()})
     assert 'id="no-rate-held"' in write_run_report(folder).read_text()
+
+
+def test_a_fixed_load_p99_on_too_few_samples_is_flagged_and_not_tracked(tmp_path):
+    from servingbench.report.model import run_view
+    from servingbench.report.pages import write_run_report
+    from servingbench.results import load_run
+    from tests.test_report_data import write_run
+
+    folder = write_run(tmp_path, samples=False, summary_extra={
+        "fixed_load_rps": 20.0, "p50_ms_at_fixed_load": 10.0, "p99_ms_at_fixed_load": 40.0,
+        "p99_at_fixed_load_enough": False})
+    view = run_view(load_run(folder))
+    assert view.fixed_load.p99_ms == 40.0 and view.metric("p99_ms_at_fixed_load") is None
+    assert "data-too-few" in write_run_report(folder).read_text()
+    enough = write_run(tmp_path / "b", samples=False, summary_extra={
+        "fixed_load_rps": 20.0, "p50_ms_at_fixed_load": 10.0, "p99_ms_at_fixed_load": 40.0,
+        "p99_at_fixed_load_enough": True})
+    assert run_view(load_run(enough)).metric("p99_ms_at_fixed_load") == 40.0

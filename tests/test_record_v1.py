@@ -164,11 +164,15 @@ def test_a_schema_1_run_reads_into_the_typed_record_with_every_value_kept(tmp_pa
     written = record.to_dict()
     for key, value in doc.items():
         if key not in ("schema_version", "steps", "open_steps", "slo_search"):
-            assert same(written[key], value), key
+            mine = written[key]
+            if key == "summary":  # schema 2's own figures, None for a v1 run
+                mine = {k: v for k, v in mine.items() if k != "p99_at_fixed_load_enough"}
+            assert same(mine, value), key
     for v1_steps, steps in ((doc["steps"], record.steps), (doc["open_steps"], record.open_steps)):
         assert len(steps) == len(v1_steps)
         for old, new in zip(v1_steps, steps, strict=True):
-            added = {"name", "in_flight_at_end", "throughput_is"}  # schema 2's own, defaulted for v1
+            # schema 2's own, defaulted for v1
+            added = {"name", "percentile_ci_ms", "in_flight_at_end", "throughput_is"}
             assert same({k: v for k, v in new.to_dict().items() if k not in added}, old)
             assert getattr(new, "throughput_is", "") == ""  # never claimed as goodput
             assert new.name == Path(old["samples_file"]).name.removesuffix(".samples.npy")

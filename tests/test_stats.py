@@ -81,3 +81,16 @@ def test_open_loop_goodput_counts_completions_inside_the_window_not_sends():
     assert window.shape[0] == 2800  # every request sent in the window is in its latency and errors
     assert summary.throughput_rps == pytest.approx(133.0, rel=0.02)  # was 280 when sends were counted
     assert stats.in_flight_at(samples, 0.0, 10.0) == 2800 - stats.completed_ok_in_window(samples, 0.0, 10.0)
+
+
+def test_every_step_percentile_carries_its_order_statistic_interval():
+    from servingbench.load.steps import percentile_intervals
+
+    rng = np.random.default_rng(2)
+    many = percentile_intervals(rng.exponential(10.0, 5000))
+    assert set(many) == {"p50", "p90", "p99", "p99.9"}
+    true_p99 = 10.0 * np.log(100.0)
+    assert many["p99"][0] < true_p99 < many["p99"][1]
+    few = percentile_intervals(rng.exponential(10.0, 120))  # the quick profile's fixed load
+    assert few["p99"][1] is None and few["p50"][1] is not None  # p99's upper side cannot be bounded
+    assert percentile_intervals(np.zeros(0)) == {}

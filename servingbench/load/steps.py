@@ -16,6 +16,7 @@ import numpy as np
 
 from servingbench.load.locust import GENERATOR_SATURATED, Distribution, LoadResult, run_locust, run_open_loop
 from servingbench.measure import stats
+from servingbench.measure.confidence import standard_cis
 from servingbench.measure.monitor import Sample, TreeMonitor
 from servingbench.measure.stability import stability
 from servingbench.measure.stats import LatencySummary
@@ -87,6 +88,7 @@ def closed_step(ctx: StepContext, users: int, warmup_s: float, measure_s: float,
         generator_limited=result.generator_cpu_util >= GENERATOR_SATURATED,
         meets_slo=_meets(ctx, summary),
         stability=stability(result.samples, start, start + measure_s, windows),
+        percentile_ci_ms=percentile_intervals(stats.ok_latencies(window)),
         histogram=stats.encode_histogram(stats.ok_latencies(window)),
     )
 
@@ -123,6 +125,7 @@ def open_step(ctx: StepContext, rate_rps: float, warmup_s: float, measure_s: flo
         generator_limited=bool(result.generator_cpu_util >= GENERATOR_SATURATED or late),
         meets_slo=_meets(ctx, summary),
         stability=stability(result.samples, start, start + measure_s, windows, by_send_time=True),
+        percentile_ci_ms=percentile_intervals(stats.ok_latencies(window)),
         histogram=stats.encode_histogram(stats.ok_latencies(window)),
     )
 
@@ -139,3 +142,10 @@ def open_window(samples: np.ndarray, start: float, measure_s: float) -> tuple[np
     summary = stats.summarize(window, measure_s)
     goodput = stats.completed_ok_in_window(samples, start, end) / measure_s if measure_s > 0 else float("nan")
     return window, dataclasses.replace(summary, throughput_rps=goodput)
+
+
+def percentile_intervals(latencies_ms: np.ndarray) -> dict[str, list[float | None]]:
+    """{"p50": [low, high], ...}: the 95% order-statistic interval of each reported percentile."""
+    if latencies_ms.size == 0:
+        return {}
+    return {ci.label: [ci.low, ci.high] for ci in standard_cis(latencies_ms)}

@@ -54,6 +54,8 @@ class FixedLoad:
     p50_ms: float | None
     p99_ms: float | None
     step: dict | None = None
+    p99_enough: bool | None = None
+    """False when the fixed load had too few requests for a bounded interval of its p99 (None: unknown)."""
 
 
 @dataclass
@@ -135,7 +137,8 @@ class RunView:
         """A history metric by name (see history.METRICS)."""
         return {
             "throughput_at_slo_rps": self.throughput_at_slo_rps,
-            "p99_ms_at_fixed_load": self.fixed_load.p99_ms,
+            # a p99 on too few samples is not tracked (a regression on it would be the count's noise)
+            "p99_ms_at_fixed_load": None if self.fixed_load.p99_enough is False else self.fixed_load.p99_ms,
             "cpu_ms_per_request": self.cpu_ms_per_request,
             "mem_peak_mib": self.mem_peak_mib,
         }.get(name)
@@ -281,7 +284,8 @@ def _fixed_load(summary: Summary | None, record: RunRecord) -> FixedLoad:
     p99 = _num(summary.p99_ms_at_fixed_load) if summary else None
     if rate is not None and (p50 is not None or p99 is not None):
         step = record.fixed_load_step() or next((s for s in record.open_steps if s.rate_rps == rate), None)
-        return FixedLoad(f"{rate:g} req/s open loop", p50, p99, step.to_dict() if step else None)
+        return FixedLoad(f"{rate:g} req/s open loop", p50, p99, step.to_dict() if step else None,
+                         summary.p99_at_fixed_load_enough if summary else None)
     if record.steps:
         lowest = min(record.steps, key=lambda s: s.users)
         users = lowest.users
