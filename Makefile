@@ -1,7 +1,7 @@
 # servingbench: the front door. Every target sets up what it needs on first use.
 #   make bench FRAMEWORK=rayserve [PRESET=default|tuned] [PROFILE=quick|standard] [SLO=100]
 #              [SERVER_CPUS=0] [LOADGEN_CPUS=1] [PORT=8000] [WORKERS=..] [MAX_BATCH_SIZE=..] [MAX_BATCH_DELAY_MS=..]
-#              [TARGET=http://host:port] [LOADGEN_WORKERS=N] [MODEL=path/to/your/model] [LAUNCH=docker]
+#              [TARGET=http://host:port] [LOADGEN_WORKERS=N] [MODEL=path/to/your/model] [LAUNCH=docker] [PRICE_FAMILY=c7i|m7i|r7i]
 #              [LOADGEN_MASTER=host:port LOADGEN_REMOTE_WORKERS=M]   (workers: make loadgen-worker MASTER=host:port)
 #   make compare [FRAMEWORKS=a,b] [PRESETS=default,tuned] [PROFILE=...]   every framework in turn
 #   make tune FRAMEWORK=<name> [BUDGET_MIN=12]   earn the tuned preset by a configuration search
@@ -35,13 +35,13 @@ bench:
 		$(call opt,--threads,$(THREADS)) $(call opt,--max-batch-size,$(MAX_BATCH_SIZE)) \
 		$(call opt,--max-batch-delay-ms,$(MAX_BATCH_DELAY_MS)) $(call opt,--target,$(TARGET)) \
 		$(call opt,--loadgen-workers,$(LOADGEN_WORKERS)) $(call opt,--model,$(MODEL)) \
-		$(call opt,--launch,$(LAUNCH))
+		$(call opt,--launch,$(LAUNCH)) $(call opt,--price-family,$(PRICE_FAMILY))
 
 compare:
 	@$(SB) compare --frameworks $(FRAMEWORKS) \
 		--presets $(PRESETS) --profile $(PROFILE) --slo-ms $(SLO) \
 		$(call opt,--server-cpus,$(SERVER_CPUS)) $(call opt,--loadgen-cpus,$(LOADGEN_CPUS)) \
-		$(call opt,--loadgen-workers,$(LOADGEN_WORKERS))
+		$(call opt,--loadgen-workers,$(LOADGEN_WORKERS)) $(call opt,--price-family,$(PRICE_FAMILY))
 
 tune:
 	@if [ -z "$(FRAMEWORK)" ]; then echo "usage: make tune FRAMEWORK=<name> [BUDGET_MIN=12]"; exit 2; fi

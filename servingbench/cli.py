@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from servingbench.cpusets import format_cpus, parse_cpus, split_cpus
 from servingbench.frameworks import UnknownFramework, available, load_adapter
 from servingbench.load.locust import Distribution
+from servingbench.measure.cost import validate_family
 from servingbench.presets import presets_of
 from servingbench.profiles import PROFILES, Profile, get_profile
 from servingbench.results import results_root
@@ -125,6 +126,9 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--loadgen-remote-workers", type=int,
                         default=int(os.environ.get("LOADGEN_REMOTE_WORKERS") or 0),
                         help="Locust workers on other machines to wait for at every load step")
+    parser.add_argument("--price-family", default=os.environ.get("PRICE_FAMILY") or None,
+                        help="price the server on this instance family only (e.g. c7i, m7i, r7i; "
+                             "default: the cheapest fitting instance of c7i, m7i, r7i)")
     parser.add_argument("--loadgen-master", default=os.environ.get("LOADGEN_MASTER") or None,
                         help="host:port the Locust master binds for remote workers (e.g. 0.0.0.0:5557)")
 
@@ -141,6 +145,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         profile = get_profile(args.profile)
         server_cpus, loadgen_cpus = split_cpus(args.server_cpus, args.loadgen_cpus)
         dist = distribution(args)
+        validate_family(args.price_family)
     except (UnknownFramework, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -155,7 +160,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     os.sched_setaffinity(0, loadgen_cpus)
     base = BenchConfig(framework="", preset="", profile=profile, slo_p99_ms=args.slo_ms,
                        server_cpus=server_cpus, loadgen_cpus=loadgen_cpus,
-                       results_root=args.results or results_root(), distribution=dist)
+                       results_root=args.results or results_root(), distribution=dist,
+                       price_family=args.price_family or "")
     runs = compare(names, presets, base, model_dir)
     print()
     print(summary_table(runs))
@@ -220,6 +226,7 @@ def _bench_config(args: argparse.Namespace, framework: str, profile: Profile, se
                    "max_batch_size": args.max_batch_size, "max_batch_delay_ms": args.max_batch_delay_ms},
         http_port=args.port, results_root=args.results or results_root(), target=args.target,
         distribution=dist, launch=args.launch, server_memory=args.server_memory,
+        price_family=args.price_family or "",
     )
 
 
@@ -231,6 +238,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         profile = get_profile(args.profile)
         server_cpus, loadgen_cpus = split_cpus(args.server_cpus, args.loadgen_cpus)
         dist = distribution(args)
+        validate_family(args.price_family)
         if args.launch == "docker":
             from servingbench.servers.docker import connect
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from loadtests.corpus import request_texts
 from servingbench.load.locust import run_locust, write_requests
 from servingbench.load.steps import StepContext, closed_step, open_step
-from servingbench.measure.parity import check_parity, eval_set, reference_predictions
+from servingbench.measure.parity import check_parity, eval_set, model_labels, reference_predictions
 from servingbench.measure.slo_search import Confirmation, Probe, confirm, search, seed_for
 from servingbench.profiles import Profile
 from servingbench.progress import Progress
@@ -44,7 +44,7 @@ def run_parity_gate(server: Target, model_dir: Path, record: RunRecord, progress
     progress("parity gate: evaluation sentences through the native protocol")
     items = eval_set()
     reference = reference_predictions(model_dir, [t for t, _ in items])
-    parity = check_parity(server.predict, reference, items)
+    parity = check_parity(server.predict, reference, items, labels=model_labels(model_dir))
     record.parity = parity
     if not parity.passed:
         raise ParityFailed(

@@ -347,6 +347,8 @@ class RunRecord(Record):
     profile: dict[str, Any] = field(default_factory=dict)
     slo: Slo | None = None
     cpus: CpuSets | None = None
+    price_family: str = ""
+    """The instance family asked for with --price-family; empty: the cheapest fitting c7i/m7i/r7i."""
     harness_versions: dict[str, str | None] = field(default_factory=dict)
     model: ModelInfo | None = None
     target: str | None = None

@@ -63,6 +63,8 @@ class BenchConfig:
     """"local": a process group on this machine; "docker": the framework's image (servers/container.py)."""
     server_memory: str = "2g"
     """Memory limit of the server in docker mode."""
+    price_family: str = ""
+    """Instance family the cost is priced on (--price-family); empty: the cheapest fitting one."""
 
     def launch_options(self) -> LaunchOptions:
         """How the server is reached: a TARGET is remote mode, else ``launch`` (local or docker)."""
@@ -115,6 +117,7 @@ def _record_setup(record: RunRecord, config: BenchConfig, adapter: Adapter, tuna
     record.tunables = tunables.as_dict()
     record.profile = config.profile.as_dict()
     record.slo = Slo(p99_ms=config.slo_p99_ms, max_error_rate=0.001)
+    record.price_family = config.price_family
     record.cpus = CpuSets(server=[] if config.target else list(config.server_cpus),
                           loadgen=list(config.loadgen_cpus))
     record.harness_versions = harness_versions()

@@ -47,8 +47,8 @@ def summarize_run(record: RunRecord) -> Summary | None:
         any_generator_limited=any(s.generator_limited for s in every),
         unstable_steps=sum(1 for s in every if s.stability is not None and s.stability.stable is False),
         overhead=_overhead(lowest, throughput, record.reference),
-        cost=cost_per_million(throughput, len(record.cpus.server), mem_peak / 1024)
-        if mem_peak and record.cpus else None,
+        cost=cost_per_million(throughput, len(record.cpus.server), mem_peak / 1024,
+                              record.price_family or None) if mem_peak and record.cpus else None,
     )
 
 

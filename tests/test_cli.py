@@ -40,3 +40,12 @@ def test_docker_launch_without_a_daemon_is_a_clear_error(capsys, monkeypatch):
         pytest.skip("a Docker daemon answers here")
     assert main(["bench", "--framework", "baseline", "--launch", "docker"]) == 2
     assert "docker launch mode needs a Docker daemon" in capsys.readouterr().err
+
+
+def test_an_unknown_price_family_is_refused_listing_the_valid_ones(capsys, monkeypatch):
+    monkeypatch.delenv("PRICE_FAMILY", raising=False)
+    assert main(["bench", "--framework", "baseline", "--price-family", "z99"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown price family 'z99'" in err and "c7i" in err and "m7i" in err
+    assert main(["compare", "--frameworks", "baseline", "--price-family", "z99"]) == 2
+    assert "unknown price family 'z99'" in capsys.readouterr().err

@@ -78,7 +78,8 @@ def full_record() -> RunRecord:
               opened(160.0, 120.0, 900.0, SLO_PROBE, "slo_probe2")]
     repeats = [opened(80.0, a, p, SLO_REPEAT, f"slo_repeat{i}", seed=8000 + i)
                for i, (a, p) in enumerate([(78.0, 50.0), (80.5, 70.0), (79.0, 130.0)], 1)]
-    price = Price("c7i.large", 2, 4.0, 0.0893, "us-east-1", "Linux", "2026-01-01", "AWS")
+    price = Price("c7i.large", 2, 4.0, 0.0893, "us-east-1", "Linux", "2026-01-01", "AWS",
+                  "https://example.invalid/prices", True)
     return RunRecord(
         run_id="20260101T000000Z-baseline-tuned", framework="baseline", preset="tuned",
         started_at="2026-01-01T00:00:00+00:00", git=GitInfo("f" * 40, True),
@@ -87,6 +88,7 @@ def full_record() -> RunRecord:
         overrides={"workers": 2},
         tuning_evidence={"date": "20261130T000000Z"}, tunables={"workers": 2, "max_batch_size": 1},
         profile={"name": "quick", "users": [1, 4]}, slo=Slo(100.0, 0.001), cpus=CpuSets([0], [1]),
+        price_family="c7i",
         harness_versions={"locust": "2.47.0", "tokenizers": None}, model=ModelInfo("/m", {"model_key": "k"}),
         target="http://10.0.0.1:8000", loadgen_workers=2, loadgen_remote_workers=1, launch="docker",
         image="servingbench-baseline:x", docker_run="docker run ...", image_command=False,
@@ -102,7 +104,8 @@ def full_record() -> RunRecord:
                              [r.probe(100.0, 0.001) for r in repeats]),
         summary=Summary(79.0, (78.0, 80.5), 80.0, "open-loop search", 100.0, 20.0, 10.0, 30.0, True, 50.0, 4,
                         10.0, 30.0, 5.0, 4.0, 150.0, True, 1, Overhead(2.0, 0.79, 0.395),
-                        Cost("c7i.large", 0.04465, 0.157, "1 vCPU", "AWS", "2026-01-01", price)),
+                        Cost("c7i.large", 0.04465, 0.157, "1 vCPU", "AWS", "2026-01-01", price, 0.5, "c7i",
+                             "not applicable: set only so that every field is exercised")),
         server_log_tail="ready\n", stop=StopReport(0.5, ["1234 python"], [], []), status="complete",
         failure_reason=None, finished_at="2026-01-01T00:05:00+00:00",
     )
@@ -231,7 +234,7 @@ def test_summary_from_typed_steps():
     assert s.mem_peak_mib == 300.0  # the highest of every step, open ones included
     assert s.any_generator_limited is True and s.unstable_steps == 1
     assert s.overhead == Overhead(10.0 - 8.0, 79.0 / 100.0, 79.0 / 200.0)
-    assert s.cost == cost_per_million(79.0, 1, 300.0 / 1024)
+    assert s.cost == cost_per_million(79.0, 1, 300.0 / 1024, "c7i")  # the run asked for family c7i
     assert through_json(s) == s
 
 

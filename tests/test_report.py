@@ -269,3 +269,39 @@ def test_a_headline_whose_repeats_missed_the_slo_says_so(tmp_path):
                   extra={"slo_search": searched([spread[0], tput, spread[1]], passed=passed)})
     index = write_reports(tmp_path, tmp_path / "reports")[-1].read_text()
     assert index.count("data-repeats-missed") == 1 and "SLO met in 2 of 3 repeats" in index
+
+
+def _cost(price_date: str, **over) -> dict:
+    cost = {"instance": "c7i.large", "usd_per_hour": 0.0446, "usd_per_million": 0.25,
+            "assumption": "1 vCPU and 0.15 GiB priced as 50% of one c7i.large", "price_source": "a page",
+            "price_date": price_date}
+    return {**cost, **over}
+
+
+def test_a_price_older_than_12_months_is_flagged_on_the_run_page_and_the_index(tmp_path):
+    root = tmp_path / "results"
+    stale = write_run(root, "baseline", started="2026-01-01T00:00:00+00:00",
+                      summary_extra={"cost": _cost("2024-01")})
+    fresh = write_run(root, "rayserve", started="2026-01-01T00:00:00+00:00",
+                      summary_extra={"cost": _cost("2025-06-01")})
+    assert run_view(load_run(stale)).price_age == "price dated 2024-01, older than 12 months"
+    assert run_view(load_run(fresh)).price_age == ""
+    page = write_run_report(stale).read_text()
+    assert 'id="price-stale">price dated 2024-01, older than 12 months<' in page
+    assert 'id="price-unverified"' in page  # a row without a source page (older runs' rows have none)
+    assert "price-stale" not in write_run_report(fresh).read_text()
+    write_reports(root, tmp_path / "reports")
+    index = (tmp_path / "reports" / "index.html").read_text()
+    assert "baseline: price dated 2024-01, older than 12 months" in index
+    assert "rayserve: price dated" not in index
+
+
+def test_no_fitting_instance_is_said_on_the_page_with_no_figure(tmp_path):
+    reason = "no instance in the table fits 1 vCPU and 40.00 GiB peak memory (family c7i)"
+    folder = write_run(tmp_path / "results", summary_extra={"cost": _cost(
+        "", instance="", usd_per_hour=float("nan"), usd_per_million=float("nan"), assumption=reason,
+        price_source="", no_fit=reason, family="c7i")})
+    v = run_view(load_run(folder))
+    assert v.usd_per_million is None and v.price_age == "" and not v.price_unverified
+    page = write_run_report(folder).read_text()
+    assert f'id="cost-no-fit">{reason}<' in page and "usd-per-million" not in page

@@ -8,6 +8,9 @@ the tolerance. A framework that fails the gate gets no timings: it would not be 
 from __future__ import annotations
 
 import csv
+import json
+import math
+import numbers
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -19,6 +22,7 @@ from servingbench.serial import Record
 
 EVAL_SET = REPO / "shared_model" / "eval" / "sentences.csv"
 SCORE_TOLERANCE = 1e-4
+NOT_FINITE = "is not a finite number"
 
 
 @dataclass
@@ -45,6 +49,30 @@ def reference_predictions(model_dir: Path, texts: list[str]) -> list[Prediction]
     return Predictor(model_dir, threads=1).predict(texts)
 
 
+def model_labels(model_dir: Path) -> list[str]:
+    """The model's label names (labels.json): a served label outside them is not this model's answer."""
+    labels = json.loads((Path(model_dir) / "labels.json").read_text(encoding="utf-8"))
+    if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+        raise ValueError(f"{model_dir}/labels.json is not a list of label names")
+    return labels
+
+
+def answer_problem(answer: list[Prediction], labels: list[str] | None) -> str | None:
+    """Why one served answer cannot pass whatever the reference says, or None.
+
+    Why: a NaN score makes every comparison false, so ``diff > tolerance`` alone lets it through; and a
+    label outside labels.json (an index, another model's name) is not this model's answer.
+    """
+    if len(answer) != 1:
+        return f"{len(answer)} predictions for one text"
+    label, score = answer[0]
+    if not isinstance(score, numbers.Real) or isinstance(score, bool) or not math.isfinite(score):
+        return f"score {score!r} {NOT_FINITE}"
+    if labels is not None and label not in labels:
+        return f"label {label!r} is not one of the model's labels ({', '.join(labels)})"
+    return None
+
+
 def check_parity(
     served: Callable[[list[str]], list[Prediction]],
     reference: list[Prediction],
@@ -52,8 +80,12 @@ def check_parity(
     *,
     concurrency: int = 4,
     tolerance: float = SCORE_TOLERANCE,
+    labels: list[str] | None = None,
 ) -> ParityResult:
-    """Send each sentence as its own request (``concurrency`` at a time) and compare."""
+    """Send each sentence as its own request (``concurrency`` at a time) and compare.
+
+    ``labels``: the model's labels (model_labels); every served label must be one of them.
+    """
     texts = [text for text, _ in items]
     try:
         with ThreadPoolExecutor(concurrency) as pool:
@@ -65,15 +97,18 @@ def check_parity(
     max_diff = 0.0
     mismatches = correct = 0
     for (text, truth), answer, (ref_label, ref_score) in zip(items, answers, reference, strict=True):
-        if len(answer) != 1:
-            failures.append({"text": text, "problem": f"{len(answer)} predictions for one text"})
-            mismatches += 1
+        problem = answer_problem(answer, labels)
+        if problem is not None:
+            failures.append({"text": text, "problem": problem})
+            score_only = problem.endswith(NOT_FINITE)
+            mismatches += not score_only
+            max_diff = math.inf if score_only else max_diff
             continue
         label, score = answer[0]
         diff = abs(score - ref_score)
         max_diff = max(max_diff, diff)
         correct += label == truth
-        if label != ref_label or diff > tolerance:
+        if label != ref_label or not diff <= tolerance:
             mismatches += label != ref_label
             failures.append({"text": text, "served": [label, score], "in_process": [ref_label, ref_score]})
     return ParityResult(

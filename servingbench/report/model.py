@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from datetime import date
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from servingbench.load.ceiling import Ceiling
-from servingbench.measure.cost import Cost
+from servingbench.measure.cost import Cost, price_age_note
 from servingbench.measure.parity import ParityResult
 from servingbench.measure.reference import Reference
 from servingbench.measure.slo_search import Probe
@@ -229,6 +230,24 @@ class RunView:
         if self.record.loadgen_workers > 1:
             parts.append(f"LOADGEN_WORKERS={self.record.loadgen_workers}")
         return " ".join(parts)
+
+    @property
+    def price_age(self) -> str:
+        """"price dated X, older than 12 months" against the run's own date (old runs are judged too)."""
+        cost = self.cost
+        if cost is None or cost.no_fit:
+            return ""
+        try:
+            run_date = date.fromisoformat(self.started_at[:10])
+        except ValueError:
+            run_date = date.today()
+        return price_age_note(cost.price_date or (cost.price.date if cost.price else ""), run_date)
+
+    @property
+    def price_unverified(self) -> bool:
+        """The priced row carries no source page (older runs' rows have none: they count as unverified)."""
+        cost = self.cost
+        return bool(cost and not cost.no_fit and not (cost.price and cost.price.verified))
 
     @property
     def price_row(self) -> tuple[str, str, str, str]:

@@ -284,7 +284,9 @@ def _methodology(comparison: Comparison) -> dict:
         "libraries": sorted({(k, val) for v in latest for k, val in v.library_versions.items()}),
         "models": sorted({v.model_text for v in latest}),
         "ceilings": [(v, v.generator_ceiling) for v in latest if v.generator_ceiling],
-        "prices": sorted({v.price_row for v in latest if v.cost}),
+        "prices": sorted({v.price_row for v in latest if v.cost and not v.cost.no_fit}),
+        "stale_prices": [v for v in latest if v.price_age],
+        "no_fit": [v for v in latest if v.cost and v.cost.no_fit],
         "limited": [v for v in latest if v.generator_limited],
         "fixed_labels": list(dict.fromkeys(v.fixed_load.label for v in latest if v.fixed_load.label)),
     }
