@@ -269,3 +269,12 @@ def test_a_headline_whose_repeats_missed_the_slo_says_so(tmp_path):
                   extra={"slo_search": searched([spread[0], tput, spread[1]], passed=passed)})
     index = write_reports(tmp_path, tmp_path / "reports")[-1].read_text()
     assert index.count("data-repeats-missed") == 1 and "SLO met in 2 of 3 repeats" in index
+
+
+def test_run_page_shows_listeners_beyond_loopback_in_red(tmp_path):
+    exposed = write_run(tmp_path / "results", extra={"exposed_listeners": ["0.0.0.0:41234"]})
+    page = parse(write_run_report(exposed))
+    assert page.ids["exposed"].get("class") == "bad"
+    assert "0.0.0.0:41234" in write_run_report(exposed).read_text()
+    clean = write_run(tmp_path / "results", "omega")
+    assert "exposed" not in parse(write_run_report(clean)).ids

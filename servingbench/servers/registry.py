@@ -10,6 +10,7 @@ the group's token in its environment (spawn_pinned sets it; descendants inherit 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -82,6 +83,19 @@ def record_group(pid: int, token: str, argv: list[str], ports: dict[str, int]) -
         groups = [g for g in data["groups"] if _same_time(create_time(g["pid"]), g.get("create_time"))]
         data["groups"] = [*groups, entry]
         _write(path, data)
+
+
+def _forget_if_done() -> None:
+    """At a normal exit, drop this harness's file once none of its recorded group leaders runs."""
+    path = _harness_file()
+    data = _read(path)
+    if data is not None and not any(_same_time(create_time(g["pid"]), g.get("create_time"))
+                                    for g in data.get("groups", [])):
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+atexit.register(_forget_if_done)
 
 
 def harness_alive(data: dict[str, Any]) -> bool:
