@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import random
 import secrets
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -37,6 +38,11 @@ from servingbench.summary import summarize_run
 
 class ParityFailed(RuntimeError):
     pass
+
+
+class TargetStoppedAnswering(RuntimeError):
+    """A step got no successful response and the target fails a direct prediction too: the run fails
+    (never "complete" with 0 req/s); the steps measured so far stay in the record for diagnosis."""
 
 
 def run_parity_gate(server: Target, model_dir: Path, record: RunRecord, progress: Progress) -> None:
@@ -73,6 +79,7 @@ def run_load_protocol(ctx: StepContext, profile: Profile, record: RunRecord, fol
         record.steps.append(step)
         progress("  " + describe_step(step))
         check_alive(server, f"closed-loop step {i} ({users} users)")
+        check_answering(server, step, f"closed-loop step {i} ({users} users)")
 
     rate = profile.fixed_rate_rps
     progress(f"open loop at the fixed load: {rate:g} req/s Poisson, {profile.open_s:.0f} s measured")
@@ -142,6 +149,7 @@ def _recorded_open_step(ctx: StepContext, profile: Profile, rate: float, measure
     open_steps.append(step)
     progress("  " + describe_step(step))
     check_alive(ctx.server, f"the {purpose} step {name}")
+    check_answering(ctx.server, step, f"the {purpose} step {name} ({rate:.1f} req/s)")
     return step
 
 
@@ -157,6 +165,27 @@ def describe_step(step: Step) -> str:
     if step.generator_limited:
         parts.append("[GENERATOR-LIMITED]")
     return ", ".join(parts)
+
+
+def check_answering(server: Target, step: Step, when: str, tries: int = 3, timeout_s: float = 10.0) -> None:
+    """Raise TargetStoppedAnswering when ``step`` had no successful response and the target then fails
+    ``tries`` direct predictions: a stopped server, not an overloaded one (which answers once drained)."""
+    if step.latency.ok > 0:
+        return
+    last = "no answer"
+    for attempt in range(tries):
+        try:
+            server.predict(["is the server still answering?"], timeout=timeout_s)
+            return
+        except Exception as exc:  # any failure to predict is the finding
+            last = f"{type(exc).__name__}: {exc}"
+        if attempt + 1 < tries:
+            time.sleep(1.0)
+    counts = ", ".join(f"{k}: {v}" for k, v in sorted(step.status_counts.items())) or "none"
+    raise TargetStoppedAnswering(
+        f"{server.adapter.display_name} at {server.base_url} stopped answering during {when}: no successful "
+        f"response in its measured window ({step.latency.requests} requests; statuses {counts}), and "
+        f"{tries} direct predictions failed (last: {last}). Steps measured before it are kept.")
 
 
 def check_alive(server: Target, when: str) -> None:

@@ -36,7 +36,7 @@ SLO_PROBE = "SLO search"
 SLO_REPEAT = "SLO repeat"
 """The purposes of open-loop steps: the fixed-load comparison, a search probe, a confirmation."""
 LAUNCH_FIELDS = frozenset({"launch", "ports", "image", "docker_run", "image_command", "container_tunables",
-                           "framework_version", "server_metrics"})
+                           "framework_version", "server_metrics", "exposed_listeners"})
 """What a launched Target says about itself (Target.launch_record())."""
 
 
@@ -365,6 +365,8 @@ class RunRecord(Record):
     server_versions: dict[str, str | None] = field(default_factory=dict)
     framework_version: str = ""
     server_metrics: str | None = None
+    exposed_listeners: list[str] = field(default_factory=list)
+    """Listening sockets of the server's processes not on loopback ("ADDRESS:PORT"), seen after start."""
     """Why server-side CPU, memory and processes are unavailable, when they are."""
     # what was measured
     reference: Reference | None = None

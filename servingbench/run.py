@@ -34,6 +34,7 @@ from servingbench.results import RunWriter
 from servingbench.servers.errors import LaunchError
 from servingbench.servers.launch import LaunchOptions, launch
 from servingbench.servers.local import framework_python
+from servingbench.servers.registry import reap_leftovers
 from servingbench.servers.target import Target
 from servingbench.versions import harness_versions, server_versions
 
@@ -79,6 +80,8 @@ def _raise_interrupted(_signum: int, _frame: object) -> None:
 
 def run_bench(config: BenchConfig, model_dir: Path, out: Callable[[str], None] = print) -> Path:
     """Benchmark one framework; returns the published run folder (whatever its status)."""
+    for leftover in reap_leftovers():
+        out(f"reaped a leftover of a dead harness: {leftover}")
     adapter = load_adapter(config.framework)
     tunables, preset_note = resolve_tunables(adapter, config.preset, config.overrides)
     options = config.launch_options()

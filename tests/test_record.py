@@ -94,6 +94,7 @@ def full_record() -> RunRecord:
         image="servingbench-baseline:x", docker_run="docker run ...", image_command=False,
         container_tunables={"workers": 2},
         server_versions={"onnxruntime": "1.20"}, framework_version="1.10", server_metrics="unavailable: test",
+        exposed_listeners=["0.0.0.0:40123"],
         reference=Reference(1, [0], 8.0, 12.0, 100.0, 32, 200.0, 500, 8.5),
         generator_ceiling=Ceiling(2500.0, 0.6, 16, 4.0, 0.5, "no-op server", [1], 1),
         time_to_ready_s=1.25, ports={"http": 8123}, idle=Idle(0.01, 150 * 2**20, 2, "PSS"),

@@ -305,3 +305,12 @@ def test_no_fitting_instance_is_said_on_the_page_with_no_figure(tmp_path):
     assert v.usd_per_million is None and v.price_age == "" and not v.price_unverified
     page = write_run_report(folder).read_text()
     assert f'id="cost-no-fit">{reason}<' in page and "usd-per-million" not in page
+
+
+def test_run_page_shows_listeners_beyond_loopback_in_red(tmp_path):
+    exposed = write_run(tmp_path / "results", extra={"exposed_listeners": ["0.0.0.0:41234"]})
+    page = parse(write_run_report(exposed))
+    assert page.ids["exposed"].get("class") == "bad"
+    assert "0.0.0.0:41234" in write_run_report(exposed).read_text()
+    clean = write_run(tmp_path / "results", "omega")
+    assert "exposed" not in parse(write_run_report(clean)).ids

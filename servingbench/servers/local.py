@@ -23,7 +23,7 @@ from servingbench.envs import REPO, ensure_env
 from servingbench.servers.environment import server_environment
 from servingbench.servers.errors import LaunchError, PortInUse, ServerDied
 from servingbench.servers.net import HOST, allocate_ports, free_port
-from servingbench.servers.procs import ProcessTree, describe, listening_on
+from servingbench.servers.procs import ProcessTree, describe, listening_on, non_loopback_listeners
 from servingbench.servers.readiness import wait_ready
 from servingbench.servers.spawn import spawn_pinned
 from servingbench.servers.target import HttpTarget, file_tail
@@ -40,6 +40,8 @@ class LocalServer(HttpTarget):
     process_tree: ProcessTree | None = None
     log_path: Path | None = None
     started_at: float = 0.0
+    exposed: list[str] | None = None
+    """Listening sockets of the server's tree not on loopback, checked once it is ready."""
 
     @property
     def tree(self) -> ProcessTree | None:
@@ -57,7 +59,8 @@ class LocalServer(HttpTarget):
         return f"({self.log_path})\n{file_tail(self.log_path, lines)}"
 
     def launch_record(self) -> dict:
-        return {"launch": "local", "ports": dict(self.spec.ports) if self.spec else {}}
+        return {"launch": "local", "ports": dict(self.spec.ports) if self.spec else {},
+                "exposed_listeners": list(self.exposed or [])}
 
 
 Server = LocalServer
@@ -120,7 +123,7 @@ def _start(adapter: Adapter, spec: LaunchSpec, python: Path) -> LocalServer:
     log_path = spec.run_dir / "server.log"
     with open(log_path, "ab") as log:
         proc = spawn_pinned(command.argv, cpus=spec.cpus, env=_server_env(adapter, spec, command.env),
-                            cwd=command.cwd or spec.run_dir, log=log)
+                            cwd=command.cwd or spec.run_dir, log=log, ports=spec.ports)
     (spec.run_dir / "server.pid").write_text(f"{proc.pid}\n")
     return LocalServer(adapter, spec.host, spec.ports["http"], kind="local", spec=spec, proc=proc,
                        process_tree=ProcessTree(proc.pid), log_path=log_path, started_at=time.monotonic())
@@ -134,8 +137,11 @@ def _run(adapter: Adapter, spec: LaunchSpec, python: Path,
         server.time_to_ready_s = wait_ready(server, timeout_s=adapter.ready_timeout_s, spec=spec,
                                             started_at=server.started_at, progress=progress)
         assert server.process_tree is not None
-        server.process_tree.refresh()
+        members = server.process_tree.refresh()
         progress(f"ready in {server.time_to_ready_s:.1f} s")
+        server.exposed = non_loopback_listeners([p.pid for p in members])
+        if server.exposed:
+            progress(f"WARNING: {adapter.display_name} listens beyond loopback: {', '.join(server.exposed)}")
         yield server
     except BaseException as exc:
         try:

@@ -8,6 +8,7 @@ every pid ever seen is remembered: a helper whose parent has died is still ours 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import signal
 import time
@@ -95,6 +96,24 @@ def listening_ports(pids: Iterable[int]) -> list[tuple[str, int]]:
         for c in psutil.net_connections(kind="inet")
         if c.status == psutil.CONN_LISTEN and c.pid in wanted and c.laddr
     ]
+
+
+def is_loopback(address: str) -> bool:
+    """127.0.0.0/8 or ::1 (also as an IPv4-mapped address); "0.0.0.0", "::" and real interfaces are not."""
+    try:
+        ip = ipaddress.ip_address(address.split("%")[0])
+    except ValueError:
+        return False
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return bool((mapped or ip).is_loopback)
+
+
+def non_loopback_listeners(pids: Iterable[int]) -> list[str]:
+    """Every listening socket of these pids that is reachable from other machines, as "ADDRESS:PORT".
+
+    DESIGN: servers bind to loopback unless a user targets a remote deployment; this is the check."""
+    exposed = {f"{ip}:{port}" for ip, port in listening_ports(pids) if not is_loopback(ip)}
+    return sorted(exposed)
 
 
 def describe(proc: psutil.Process) -> str:

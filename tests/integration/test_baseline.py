@@ -25,6 +25,7 @@ def test_serves_the_model_and_survives_bad_input(model_dir, tmp_path):
         assert seen["one_mb_text"] == 413 and seen["invalid_utf8"] == 400
         ports = list(server.spec.ports.values())
         pid = server.pid
+        assert server.exposed == [] and server.launch_record()["exposed_listeners"] == []  # loopback only
     assert server.stop_report["left_running"] == [] and listening_on(ports) == []
     assert not (tmp_path / "srv").joinpath("does-not-exist").exists()
     with pytest.raises(ProcessLookupError):
