@@ -314,3 +314,32 @@ def test_run_page_shows_listeners_beyond_loopback_in_red(tmp_path):
     assert "0.0.0.0:41234" in write_run_report(exposed).read_text()
     clean = write_run(tmp_path / "results", "omega")
     assert "exposed" not in parse(write_run_report(clean)).ids
+
+
+def test_runs_under_another_setting_are_not_ranked_with_the_others(tmp_path):
+    root = tmp_path / "results"
+    write_run(root, "alpha", tput=50.0, samples=False)
+    write_run(root, "beta", tput=40.0, samples=False)
+    other = write_run(root, "gamma", tput=90.0, samples=False,
+                      extra={"cpus": {"server": [0, 1], "loadgen": [2]}})
+    c = compare([run_view(r) for r in list_runs(root)])
+    ranks = {row.framework: row.rank for row in c.rows}
+    assert ranks == {"alpha": 1, "beta": 2, "gamma": None}
+    assert [row.framework for row in c.rows] == ["alpha", "beta", "gamma"]  # ranked rows first
+    gamma = next(row for row in c.rows if row.framework == "gamma")
+    assert gamma.other_setting and "server CPUs 0,1" in gamma.other_setting
+    assert run_view(load_run(other)).setting != c.rows[0].run.setting
+    write_reports(root, tmp_path / "reports")
+    assert "data-other-setting" in (tmp_path / "reports" / "index.html").read_text()
+
+
+def test_history_series_do_not_mix_machines_or_cpu_sets(tmp_path):
+    from servingbench.report.history import build_series
+
+    root = tmp_path / "results"
+    write_run(root, "alpha", started="2026-01-01T00:00:00+00:00", samples=False)
+    write_run(root, "alpha", started="2026-01-02T00:00:00+00:00", samples=False)
+    write_run(root, "alpha", started="2026-01-03T00:00:00+00:00", samples=False,
+              extra={"cpus": {"server": [0, 1], "loadgen": [2]}})
+    series = build_series([run_view(r) for r in list_runs(root)])
+    assert sorted(len(v) for v in series.values()) == [1, 2]

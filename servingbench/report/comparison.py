@@ -8,6 +8,7 @@ whose newest attempt failed is marked in the table even when an older complete r
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from dataclasses import dataclass, field
 
 from servingbench.report.model import RunView
@@ -25,6 +26,8 @@ class Row:
     """The newest run of this configuration when it is not ``run`` (a later failed attempt)."""
     versus_next: str | None = None
     """How this row's throughput at the SLO compares with the next ranked row's (see separation())."""
+    other_setting: str | None = None
+    """Set when the run was measured under another setting than the ranked ones: it is not ranked."""
 
     @property
     def failed_after(self) -> bool:
@@ -96,10 +99,18 @@ def compare(runs: list[RunView]) -> Comparison:
         last = newest[run.key]
         rows.append(Row(run, run.framework, run.preset, latest_attempt=None if last is run else last))
     rank = 0
+    # the setting most of the comparable runs share (ties: the better-ranked one) is the table's
+    settings = Counter(r.run.setting for r in rows if r.run is not None and r.run.comparable)
+    setting = max(settings, key=lambda s: settings[s]) if settings else None
     for row in rows:
-        if row.run is not None and row.run.comparable:
-            rank += 1
-            row.rank = rank
+        if row.run is None or not row.run.comparable:
+            continue
+        if row.run.setting != setting:  # never rank unlike runs together
+            row.other_setting = row.run.setting
+            continue
+        rank += 1
+        row.rank = rank
+    rows = [r for r in rows if r.rank] + [r for r in rows if not r.rank]  # the ranked table first
     ranked = [r for r in rows if r.rank]
     for upper, lower in itertools.pairwise(ranked):
         upper.versus_next = separation(upper.run, lower.run, lower.rank)  # type: ignore[arg-type]

@@ -62,7 +62,8 @@ def series_key(run: RunView) -> SeriesKey:
     does: a closed-loop figure followed by an open-loop one is a new series, not a regression.
     """
     slo = f"{run.slo_p99_ms:g}" if run.slo_p99_ms is not None else "?"
-    method = f"{run.slo_source or '?'}; fixed load {run.fixed_load.label or '?'}"
+    # the machine and CPU sets belong to the series too: a run on other hardware is not a regression
+    method = f"{run.slo_source or '?'}; fixed load {run.fixed_load.label or '?'}; {run.setting}"
     return (run.framework, run.preset, run.profile, slo, method)
 
 

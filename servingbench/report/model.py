@@ -162,6 +162,15 @@ class RunView:
                 f"{_or(m.memory_gib)} GiB RAM, {m.os or '?'}, Python {m.python or '?'}")
 
     @property
+    def setting(self) -> str:
+        """What must be equal for two runs to be ranked or tracked together: machine, SLO, profile, CPUs."""
+        m = self.machine
+        machine = f"{m.cpu_model or '?'} x{m.logical_cpus}, {m.memory_gib:g} GiB" if m else "unknown machine"
+        slo = f"{self.slo_p99_ms:g}" if self.slo_p99_ms is not None else "?"
+        return (f"{machine}; SLO {slo} ms; profile {self.profile}; server CPUs {self.server_cpus or '-'}; "
+                f"load CPUs {self.loadgen_cpus or '-'}")
+
+    @property
     def server_cpus(self) -> str:
         return ",".join(str(c) for c in self.record.cpus.server) if self.record.cpus else ""
 
