@@ -102,22 +102,18 @@ def run_slo_search(ctx: StepContext, profile: Profile, start_rps: float, open_st
     """
     schedule_seed = secrets.randbits(32) if schedule_seed is None else schedule_seed
     rng = random.Random(schedule_seed)
-    probe_no = [0]
 
     def seed_of(_rate: float) -> int:
         return rng.randrange(2**31)
 
-    def measure(rate: float, seed: int) -> Probe:
-        probe_no[0] += 1
-        progress(f"SLO search probe {probe_no[0]}/{profile.slo_probes}: {rate:.1f} req/s")
-        step = _recorded_open_step(ctx, profile, rate, profile.probe_s, seed, f"slo_probe{probe_no[0]}",
-                                   SLO_PROBE, open_steps, progress)
-        return step.probe(ctx.slo_p99_ms, ctx.max_error_rate)
-
+    measure = _prober(ctx, profile, open_steps, progress, SLO_PROBE, "slo_probe",
+                      lambda n, rate: f"SLO search probe {n}/{profile.slo_probes}: {rate:.1f} req/s")
     result = search(measure, start_rps=start_rps, max_probes=profile.slo_probes, seed_of=seed_of)
     if profile.repeats > 1:
-        confirmed = confirm(_confirmer(ctx, profile, open_steps, progress), result, repeats=profile.repeats,
-                            max_rounds=profile.confirm_rounds, seed_of=seed_of)
+        confirmer = _prober(ctx, profile, open_steps, progress, SLO_REPEAT, "slo_repeat", lambda n, rate: (
+            f"SLO confirmation {n} at {rate:.1f} req/s (fresh seed; every one must pass)"))
+        confirmed = confirm(confirmer, result, repeats=profile.repeats, max_rounds=profile.confirm_rounds,
+                            seed_of=seed_of)
     else:  # no repeats (quick): the search's own passing probe at the best rate is the confirmation
         own = [p for p in result.probes if p.passed and p.rate_rps == result.best_rate_rps]
         confirmed = Confirmation(result.best_rate_rps, own, result.lowest_failing_rps)
@@ -126,16 +122,16 @@ def run_slo_search(ctx: StepContext, profile: Profile, start_rps: float, open_st
     return SloSearch.of(result, confirmed, schedule_seed)
 
 
-def _confirmer(ctx: StepContext, profile: Profile, open_steps: list[OpenStep],
-               progress: Progress) -> Callable[[float, int], Probe]:
-    """A confirmation: one fresh-seed open-loop step at a rate, recorded like every other step."""
+def _prober(ctx: StepContext, profile: Profile, open_steps: list[OpenStep], progress: Progress, purpose: str,
+            prefix: str, announce: Callable[[int, float], str]) -> Callable[[float, int], Probe]:
+    """Numbered open-loop steps of one purpose (search probes, confirmations) as SLO verdicts."""
     count = [0]
 
     def measure(rate: float, seed: int) -> Probe:
         count[0] += 1
-        progress(f"SLO confirmation {count[0]} at {rate:.1f} req/s (fresh seed; every one must pass)")
-        step = _recorded_open_step(ctx, profile, rate, profile.probe_s, seed, f"slo_repeat{count[0]}",
-                                   SLO_REPEAT, open_steps, progress)
+        progress(announce(count[0], rate))
+        step = _recorded_open_step(ctx, profile, rate, profile.probe_s, seed, f"{prefix}{count[0]}", purpose,
+                                   open_steps, progress)
         return step.probe(ctx.slo_p99_ms, ctx.max_error_rate)
 
     return measure
