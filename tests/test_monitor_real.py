@@ -44,9 +44,10 @@ def test_a_window_around_the_burn_measures_the_burn_and_idle_windows_measure_not
     # The burn's edges fall between samples and the CPU rate jumps there, so interpolation can misplace
     # up to a quarter interval of CPU at each edge; contention on a shared 2-CPU VM changes how much CPU
     # the burn got, not the comparison, because the child's own process clock is the reference.
+    # (seen with two other busy loops on the 2 CPUs: the burn got 1.3-1.5 of its 3 s, and still matched)
+    assert burn["cpu_s"] > 0.25 * BURN_S, "the child was starved of CPU: the comparison says little"
     edge_error = monitor.interval / 2
     assert abs(during.cpu_s - burn["cpu_s"]) <= edge_error + 0.1, (during, burn)
-    assert burn["cpu_s"] > 0.5 * BURN_S, "the child was starved of CPU: the comparison says little"
     assert before.cpu_s <= monitor.interval / 4 + 0.05 and after.cpu_s <= monitor.interval / 4 + 0.05
     assert during.mem_peak_bytes > 1_000_000 and during.processes == 1
     # the monitor counted its own sampling: some CPU, and a small share of the window

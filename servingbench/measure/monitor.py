@@ -23,12 +23,13 @@ import psutil
 from servingbench.servers.procs import ProcessTree
 
 SAMPLE_INTERVAL_S = 0.5
-"""Measured on the 2-CPU VM: one sample of a 5-process tree costs about 7 ms of CPU (half of it finding
-the tree's members among the machine's processes, most of the rest reading PSS from smaps_rollup), so
-0.5 s is ~1.4% of one CPU and 0.25 s would be ~2.8%, more for a framework with many workers. Halving
-the interval would buy little: under the steady load of a measured window a cumulative CPU counter is
-close to linear between samples, so interpolating at the window's edges is already accurate. The cost
-actually paid is recorded with every step (Resources.monitor_cpu_util)."""
+"""Measured on the 2-CPU VM: one sample costs 3-10 ms of CPU (about 3 ms finding the tree's members among
+all the machine's processes, 0.5 ms or more per member reading PSS from smaps_rollup); in a quick
+baseline bench the monitor used 2.0-2.1% of the load generator's one CPU at 0.5 s, so 0.25 s would
+take ~4%, more for a framework with many workers. Halving the interval would buy little: under the
+steady load of a measured window a cumulative CPU counter is close to linear between samples, so
+interpolating at the window's edges is already accurate. The cost actually paid is recorded with
+every step (Resources.monitor_cpu_util) and counted in the generator's budget."""
 
 
 @dataclass(frozen=True)
