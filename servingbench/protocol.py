@@ -64,7 +64,8 @@ def run_parity_gate(server: Target, model_dir: Path, record: RunRecord, progress
 
 
 Restart = Callable[[], StepContext]
-"""Stop the server, start it afresh and pass the parity gate again; returns the new server's context."""
+"""Stop the server, start it afresh, pass the parity gate again and warm it up (``warm_up`` for
+``profile.fresh_warmup_s``); returns the new server's context."""
 
 
 @dataclass(frozen=True)
@@ -127,14 +128,13 @@ class _ProbedServer:
         return self.profile.fresh_start and self.profile.repeats > 1
 
     def restart(self) -> None:
-        """Stop, start afresh (parity gate included), warm up briefly; the next probe is marked fresh."""
+        """Stop, start afresh (parity gate and warm-up included); the next probe is marked fresh."""
         assert self.fresh.restart is not None
         n = len(self.ready_s) + 1
         self.progress(f"fresh server start {n} for the next confirmation: stop, start, parity gate, warm-up")
         self.ctx = self.fresh.restart()
         ready = self.ctx.server.time_to_ready_s
         self.ready_s.append(round(ready, 3) if ready is not None else float("nan"))
-        warm_up(self.ctx, self.profile, self.profile.fresh_warmup_s, f"warmup_fresh{n}", self.progress)
         self.next_is_fresh = True
 
     def take_fresh(self) -> bool:
@@ -234,8 +234,8 @@ def describe_verdict(verdict: ProbeVerdict) -> str:
     es_text = ("too few for an early-stopping p99" if es is None
                else "early-stopping p99 on a failed request" if es == float("inf")
                else f"early-stopping p99 {es:.1f} ms")
-    text = (f"{verdict.outcome.upper()} at {verdict.confidence:.0%} ({verdict.overlatency} of "
-            f"{verdict.judged_requests} over the bound or failed, {es_text})")
+    text = (f"{verdict.outcome.upper()} at {verdict.confidence:.0%} ({verdict.overlatency}/"
+            f"{verdict.judged_requests} over the bound, {es_text})")
     if verdict.outcome == "undecided":
         text += f"; a pass needs {verdict.queries_to_pass} requests"
     return text

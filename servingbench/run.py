@@ -28,7 +28,7 @@ from servingbench.measure.reference import run_reference
 from servingbench.presets import earned_evidence, resolve_tunables
 from servingbench.profiles import Profile
 from servingbench.progress import Progress, adapter_start_estimate
-from servingbench.protocol import FreshStart, ParityFailed, run_load_protocol, run_parity_gate
+from servingbench.protocol import FreshStart, ParityFailed, run_load_protocol, run_parity_gate, warm_up
 from servingbench.record import CpuSets, Idle, ModelInfo, RunRecord, Slo, StopReport
 from servingbench.results import RunWriter
 from servingbench.servers.errors import LaunchError
@@ -171,6 +171,7 @@ class ServerUnderTest:
         self.model_dir, self.writer, self.progress = model_dir, writer, progress
         self._stack: contextlib.ExitStack | None = None
         self.target: Target | None = None
+        self.restarts = 0
 
     def __enter__(self) -> ServerUnderTest:
         return self
@@ -204,9 +205,13 @@ class ServerUnderTest:
                            self.config.slo_p99_ms, distribution=self.config.distribution)
 
     def restart(self) -> StepContext:
-        """Stop the server (verified) and start it afresh."""
+        """Stop the server (verified), start it afresh (parity gate again) and warm it up briefly."""
         self._stop((None, None, None))
-        return self.start()
+        self.restarts += 1
+        ctx = self.start()
+        warm_up(ctx, self.config.profile, self.config.profile.fresh_warmup_s, f"warmup_fresh{self.restarts}",
+                self.progress)
+        return ctx
 
     def _stop(self, exc: tuple) -> None:
         if self._stack is None or self.target is None:

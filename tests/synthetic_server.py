@@ -20,19 +20,18 @@ from servingbench.load.steps import StepContext
 from servingbench.servers.target import HttpTarget
 
 
-def poisson_rows(rate_rps: float, seconds: float, rng: np.random.Generator, latency_ms: np.ndarray | None = None,
-                 *, t0: float = 0.0, median_ms: float = 20.0, slow_fraction: float = 0.0,
-                 slow_ms: float = 400.0, fail_fraction: float = 0.0) -> np.ndarray:
+def poisson_rows(rate_rps: float, seconds: float, rng: np.random.Generator, *, t0: float = 0.0,
+                 median_ms: float = 20.0, slow_fraction: float = 0.0, slow_ms: float = 400.0,
+                 fail_fraction: float = 0.0) -> np.ndarray:
     """Rows of a Poisson schedule over [t0, t0 + seconds): lognormal latencies around ``median_ms``, a
     ``slow_fraction`` at ``slow_ms`` (bimodal), a ``fail_fraction`` answered 503."""
     n = int(rng.poisson(rate_rps * seconds))
     sent = np.sort(rng.uniform(t0, t0 + seconds, n))
-    if latency_ms is None:
-        latency_ms = rng.lognormal(np.log(median_ms), 0.3, n)
-        slow = rng.random(n) < slow_fraction
-        latency_ms = np.where(slow, slow_ms * rng.uniform(0.9, 1.1, n), latency_ms)
+    latency_ms = rng.lognormal(np.log(median_ms), 0.3, n)
+    slow = rng.random(n) < slow_fraction
+    latency_ms = np.where(slow, slow_ms * rng.uniform(0.9, 1.1, n), latency_ms)
     status = np.where(rng.random(n) < fail_fraction, 503.0, 200.0)
-    return np.column_stack([sent, latency_ms[:n], status, np.full(n, 0.2)])
+    return np.column_stack([sent, latency_ms, status, np.full(n, 0.2)])
 
 
 @dataclass

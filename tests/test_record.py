@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -194,8 +193,9 @@ def test_step_keys_are_those_of_schema_1_plus_the_name():
     assert json_keys(ClosedStep) == closed_v1 | {"name", "percentile_ci_ms"}
     # schema 2 adds the goodput's bookkeeping to open steps, and to probes the early-stopping verdict, the
     # adaptive probe's segments and the fresh start (defaults when a schema-1 or older step is read)
-    verdict = {"outcome", "judged_requests", "overlatency", "failed_requests", "confidence", "look_confidence",
-               "looks", "planned_looks", "queries_to_pass", "early_stopping_p99_ms", "reason"}
+    verdict = {"outcome", "judged_requests", "overlatency", "failed_requests", "confidence",
+               "look_confidence", "looks", "planned_looks", "queries_to_pass", "early_stopping_p99_ms",
+               "reason"}
     assert json_keys(OpenStep) == open_v1 | {"name", "percentile_ci_ms", "in_flight_at_end", "throughput_is",
                                              "segments", "fresh_start"} | verdict
 

@@ -176,7 +176,8 @@ def test_a_schema_1_run_reads_into_the_typed_record_with_every_value_kept(tmp_pa
         assert len(steps) == len(v1_steps)
         for old, new in zip(v1_steps, steps, strict=True):
             # schema 2's own, defaulted for v1
-            added = {"name", "percentile_ci_ms", "in_flight_at_end", "throughput_is", "segments", "fresh_start"}
+            added = {"name", "percentile_ci_ms", "in_flight_at_end", "throughput_is", "segments",
+                     "fresh_start"}
             assert same({k: v for k, v in new.to_dict().items() if k not in added}, old)
             assert getattr(new, "throughput_is", "") == ""  # never claimed as goodput
             assert new.name == Path(old["samples_file"]).name.removesuffix(".samples.npy")
