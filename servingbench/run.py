@@ -2,8 +2,10 @@
 
 The protocol (see DESIGN.md): environment and model, the in-process reference on the server's CPUs,
 start and time to ready, idle use, the parity gate, a discarded warm-up, closed-loop concurrency steps
-with raw latencies and the server tree's resource use, then a verified stop. Whatever happens, the
-run folder is published with its status: complete, failed (with the reason) or interrupted.
+with raw latencies and the server tree's resource use, then a verified stop. Where the profile asks for
+it, confirmations restart the server (ServerUnderTest.restart: verified stop, start, parity gate, warm-up);
+a remote target cannot be restarted. Whatever happens, the run folder is published with its status:
+complete, failed (with the reason) or interrupted.
 """
 
 from __future__ import annotations
