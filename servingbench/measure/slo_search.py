@@ -3,10 +3,11 @@
 This is the idea of MLPerf's Server scenario: Poisson arrivals at a fixed rate, latency measured from
 each request's intended send time, and the result is the highest rate whose p99 stays under the SLO
 with (almost) no errors. A probe's ``passed`` is its early-stopping verdict (measure/probe_verdict.py):
-"pass" only; "undecided" at its time bound counts as not passed, like "fail", but is recorded as such. The search is bounded in probes and deterministic for a given sequence of probe
-outcomes. A rate counts as the headline only when every confirmation at it meets the SLO too (``confirm``):
-a failed confirmation sends the search below it, within a bounded number of rounds. Schedules' seeds are
-drawn by the caller (fresh per run and recorded), so two frameworks never share one arrival sequence.
+"pass" only; "undecided" at its time bound counts as not passed, like "fail", but is recorded as such.
+The search is bounded in probes and deterministic for a given sequence of probe outcomes. A rate counts
+as the headline only when every confirmation at it passes too (``confirm``): a failed confirmation sends
+the search below it, within a bounded number of rounds. Schedules' seeds are drawn by the caller (fresh
+per run and recorded), so two frameworks never share one arrival sequence.
 """
 
 from __future__ import annotations
