@@ -24,6 +24,7 @@ import numpy as np
 from servingbench.load.ceiling import Ceiling
 from servingbench.measure.cost import Cost
 from servingbench.measure.parity import ParityResult
+from servingbench.measure.probe_verdict import ProbeVerdict
 from servingbench.measure.reference import Reference
 from servingbench.measure.slo_search import Confirmation, Probe, SearchResult, passes
 from servingbench.measure.stability import Stability
@@ -120,6 +121,20 @@ class ClosedStep(Step):
 GOODPUT = "goodput: successful responses completed inside the window"
 
 
+@dataclass(frozen=True)
+class ProbeSegment(Record):
+    """One open-loop run of an adaptive probe: its own arrival seed, window and raw samples file."""
+
+    name: str
+    seed: int
+    window_start: float
+    window_end: float
+    samples_file: str
+    """Every row of that run (warm-up and drain included), relative to the run folder."""
+    requests: int
+    """Requests sent in its measured window."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class OpenStep(Step):
     """Poisson arrivals at a fixed rate; latency from each request's intended send time."""
@@ -139,13 +154,31 @@ class OpenStep(Step):
     throughput_is: str = ""
     """GOODPUT for runs that count completions inside the window; empty for older runs, which counted
     successful requests *sent* in it (overstating an overloaded server)."""
+    verdict: ProbeVerdict | None = field(default=None, metadata=FLAT)
+    """A search probe's or confirmation's early-stopping verdict (None: the fixed load, older runs)."""
+    segments: list[ProbeSegment] = field(default_factory=list)
+    """An adaptive probe's runs, in order. With more than one, ``samples_file`` holds the rows sent in
+    their measured windows (pooled, the figures' source) and the window spans them all."""
+    fresh_start: bool = False
+    """Measured on a server started afresh for this confirmation."""
+
+    @property
+    def measured_s(self) -> float:
+        """Measured seconds: the segments' windows (gaps between them excluded), else the window."""
+        if self.segments:
+            return sum(s.window_end - s.window_start for s in self.segments)
+        return self.window_end - self.window_start
 
     def probe(self, slo_p99_ms: float, max_error_rate: float) -> Probe:
-        """This step as an SLO verdict (a search probe or a confirmation)."""
+        """This step as an SLO verdict (a search probe or a confirmation).
+
+        With an early-stopping verdict it passes only when that says "pass"; older steps keep the
+        sample rule (p99 and error rate within the SLO)."""
         lat = self.latency
-        return Probe(self.rate_rps, lat.p99_ms, lat.error_rate, lat.throughput_rps,
-                     passes(lat.p99_ms, lat.error_rate, slo_p99_ms, max_error_rate), self.seed,
-                     self.generator_limited)
+        passed = (self.verdict.passed if self.verdict is not None
+                  else passes(lat.p99_ms, lat.error_rate, slo_p99_ms, max_error_rate))
+        return Probe(self.rate_rps, lat.p99_ms, lat.error_rate, lat.throughput_rps, passed, self.seed,
+                     self.generator_limited, self.verdict, self.fresh_start, round(self.measured_s, 3))
 
 
 # --- the SLO search -------------------------------------------------------------------------------------
@@ -172,11 +205,17 @@ class SloSearch(Record):
     """Highest offered rate at which every confirmation met the SLO (0: none held)."""
     schedule_seed: int | None = None
     """The run's random seed from which every probe's arrival seed was drawn (recorded to reproduce)."""
+    fresh_start_ready_s: list[float] = field(default_factory=list)
+    """Time to ready of each fresh server start made for a confirmation."""
+    fresh_start_note: str = ""
+    """Why no confirmation ran on a fresh start where the profile asks for one (a remote target)."""
 
     @classmethod
-    def of(cls, result: SearchResult, confirmed: Confirmation, schedule_seed: int | None = None) -> Self:
+    def of(cls, result: SearchResult, confirmed: Confirmation, schedule_seed: int | None = None, *,
+           fresh_start_ready_s: list[float] | None = None, fresh_start_note: str = "") -> Self:
         return cls(result.best_rate_rps, confirmed.lowest_failing_rps, result.resolution, list(result.probes),
-                   list(confirmed.confirmations), confirmed.held_rate_rps, schedule_seed)
+                   list(confirmed.confirmations), confirmed.held_rate_rps, schedule_seed,
+                   list(fresh_start_ready_s or []), fresh_start_note)
 
     @property
     def slo_rate_rps(self) -> float:
@@ -200,7 +239,12 @@ class SloSearch(Record):
 
     @property
     def failed_confirmations(self) -> list[Probe]:
+        """Confirmations that did not pass: failed, or undecided at their time bound."""
         return [c for c in self.confirmations if not c.passed]
+
+    @property
+    def fresh_start_confirmations(self) -> list[Probe]:
+        return [c for c in self.confirmations if c.fresh_start]
 
     @property
     def repeats(self) -> int:

@@ -2,8 +2,10 @@
 
 The protocol (see DESIGN.md): environment and model, the in-process reference on the server's CPUs,
 start and time to ready, idle use, the parity gate, a discarded warm-up, closed-loop concurrency steps
-with raw latencies and the server tree's resource use, then a verified stop. Whatever happens, the
-run folder is published with its status: complete, failed (with the reason) or interrupted.
+with raw latencies and the server tree's resource use, then a verified stop. Where the profile asks for
+it, confirmations restart the server (ServerUnderTest.restart: verified stop, start, parity gate, warm-up);
+a remote target cannot be restarted. Whatever happens, the run folder is published with its status:
+complete, failed (with the reason) or interrupted.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from servingbench.measure.reference import run_reference
 from servingbench.presets import earned_evidence, resolve_tunables
 from servingbench.profiles import Profile
 from servingbench.progress import Progress, adapter_start_estimate
-from servingbench.protocol import ParityFailed, run_load_protocol, run_parity_gate
+from servingbench.protocol import FreshStart, ParityFailed, run_load_protocol, run_parity_gate, warm_up
 from servingbench.record import CpuSets, Idle, ModelInfo, RunRecord, Slo, StopReport
 from servingbench.results import RunWriter
 from servingbench.servers.errors import LaunchError
@@ -87,7 +89,8 @@ def run_bench(config: BenchConfig, model_dir: Path, out: Callable[[str], None] =
     options = config.launch_options()
     writer = RunWriter(config.results_root, adapter.name, config.preset)
     _record_setup(writer.record, config, adapter, tunables, preset_note, model_dir)
-    start_s = adapter_start_estimate(adapter) if options.mode != "remote" else 0.0
+    starts = 2 if config.profile.fresh_start and config.profile.repeats > 1 else 1  # + a fresh start
+    start_s = adapter_start_estimate(adapter) * starts if options.mode != "remote" else 0.0
     progress = Progress(adapter.name, config.profile.estimate_s() + start_s, out)
     previous = signal.signal(signal.SIGTERM, _raise_interrupted)
     try:
@@ -144,17 +147,94 @@ def _run(config: BenchConfig, adapter: Adapter, tunables: Tunables, options: Lau
         record.reference = run_reference(model_dir, tunables.threads_per_worker, config.server_cpus,
                                          config.profile.reference_s, writer.folder / "reference.json")
     _measure_ceiling(config, adapter, writer, progress)
-    with launch(adapter, tunables, options, run_dir=writer.folder / "server", model_dir=model_dir,
-                run_id=writer.run_id, progress=progress) as target:
-        record.set_launch(target.launch_record())
-        ready = target.time_to_ready_s
-        record.time_to_ready_s = round(ready, 3) if ready is not None else None
+    with ServerUnderTest(config, adapter, tunables, options, model_dir, writer, progress) as server:
+        ctx = server.start(first=True)
+        run_load_protocol(ctx, config.profile, record, writer.folder, progress, fresh_start(options, server))
+
+
+def fresh_start(options: LaunchOptions, server: ServerUnderTest) -> FreshStart:
+    """Confirmations may restart a server the harness launched; a remote target is not ours to restart."""
+    if options.mode == "remote":
+        return FreshStart(None, "fresh-start confirmation not possible for a remote target")
+    return FreshStart(server.restart)
+
+
+class ServerUnderTest:
+    """The launched server and its resource monitor, started once and again on demand (fresh starts).
+
+    Each start is a launch (servers.launch) and a parity gate; each stop verifies that nothing is left
+    running or listening. The record keeps the first start's time to ready and idle use, and the last
+    server's launch facts, log tail and stop report.
+    """
+
+    def __init__(self, config: BenchConfig, adapter: Adapter, tunables: Tunables, options: LaunchOptions,
+                 model_dir: Path, writer: RunWriter, progress: Progress) -> None:
+        self.config, self.adapter, self.tunables, self.options = config, adapter, tunables, options
+        self.model_dir, self.writer, self.progress = model_dir, writer, progress
+        self._stack: contextlib.ExitStack | None = None
+        self.target: Target | None = None
+        self.restarts = 0
+
+    def __enter__(self) -> ServerUnderTest:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop(exc)
+
+    def start(self, first: bool = False) -> StepContext:
+        """Launch the server, watch its processes, pass the parity gate: the context steps run in."""
+        record = self.writer.record
+        stack = contextlib.ExitStack()
         try:
-            _measure(target, config, model_dir, writer, progress)
+            target = stack.enter_context(launch(
+                self.adapter, self.tunables, self.options, run_dir=self.writer.folder / "server",
+                model_dir=self.model_dir, run_id=self.writer.run_id, progress=self.progress))
+            self._stack, self.target = stack, target
+            record.set_launch(target.launch_record())
+            monitor = stack.enter_context(TreeMonitor(target.tree)) if target.tree is not None else None
+        except BaseException:
+            stack.close()
+            self._stack = self.target = None
+            raise
+        if first:
+            ready = target.time_to_ready_s
+            record.time_to_ready_s = round(ready, 3) if ready is not None else None
+            if monitor is not None:
+                _measure_idle(monitor, record)
+        run_parity_gate(target, self.model_dir, record, self.progress)
+        load_dir = self.writer.folder / "load"
+        return StepContext(target, monitor, load_dir / "requests.json", load_dir, self.config.loadgen_cpus,
+                           self.config.slo_p99_ms, distribution=self.config.distribution)
+
+    def restart(self) -> StepContext:
+        """Stop the server (verified), start it afresh (parity gate again) and warm it up briefly."""
+        self._stop((None, None, None))
+        self.restarts += 1
+        ctx = self.start()
+        warm_up(ctx, self.config.profile, self.config.profile.fresh_warmup_s, f"warmup_fresh{self.restarts}",
+                self.progress)
+        return ctx
+
+    def _stop(self, exc: tuple) -> None:
+        if self._stack is None or self.target is None:
+            return
+        target, stack = self.target, self._stack
+        self._stack = self.target = None
+        try:
+            self.writer.record.server_log_tail = target.log_tail(40)
         finally:
-            record.server_log_tail = target.log_tail(40)
-    stop_report = getattr(target, "stop_report", None)
-    record.stop = StopReport.from_dict(stop_report) if stop_report else None
+            stack.__exit__(*exc)
+            stop_report = getattr(target, "stop_report", None)
+            self.writer.record.stop = StopReport.from_dict(stop_report) if stop_report else None
+
+
+def _measure_idle(monitor: TreeMonitor, record: RunRecord) -> None:
+    """The started server's CPU and memory before any load."""
+    idle_start = monitor.sample()
+    time.sleep(IDLE_SECONDS)
+    idle = monitor.usage(idle_start, monitor.sample())
+    record.idle = Idle(cpu_util=idle.cpu_util, mem_bytes=idle.mem_peak_bytes, processes=idle.processes,
+                       memory_kind=idle.memory_kind)
 
 
 def _measure_ceiling(config: BenchConfig, adapter: Adapter, writer: RunWriter, progress: Progress) -> None:
@@ -174,22 +254,3 @@ def _manifest(model_dir: Path) -> dict:
         return json.loads((model_dir / "manifest.json").read_text())
     except (OSError, ValueError):
         return {}
-
-
-def _measure(target: Target, config: BenchConfig, model_dir: Path, writer: RunWriter,
-             progress: Progress) -> None:
-    """Idle use (where the server's processes are ours to watch), the parity gate, then the load."""
-    record = writer.record
-    monitor = TreeMonitor(target.tree) if target.tree is not None else None
-    with monitor or contextlib.nullcontext():
-        if monitor is not None:
-            idle_start = monitor.sample()
-            time.sleep(IDLE_SECONDS)
-            idle = monitor.usage(idle_start, monitor.sample())
-            record.idle = Idle(cpu_util=idle.cpu_util, mem_bytes=idle.mem_peak_bytes,
-                               processes=idle.processes, memory_kind=idle.memory_kind)
-        run_parity_gate(target, model_dir, record, progress)
-        load_dir = writer.folder / "load"
-        ctx = StepContext(target, monitor, load_dir / "requests.json", load_dir, config.loadgen_cpus,
-                          config.slo_p99_ms, distribution=config.distribution)
-        run_load_protocol(ctx, config.profile, record, writer.folder, progress)

@@ -33,6 +33,7 @@ TUNE_PROFILE = Profile(
     "tune", "configuration search: one closed step to find the range, then the SLO search",
     warmup_s=3, users=(8,), step_warmup_s=2, step_s=5, windows=2, reference_s=0, fixed_rate_rps=20,
     open_warmup_s=2, open_s=5, slo_probes=4, probe_s=6, repeats=1, ceiling_s=0,
+    slo_confidence=0.9, probe_max_s=18, probe_looks=2,  # a pass needs 299 clean requests: >= 17 req/s
 )
 
 

@@ -131,3 +131,84 @@ def test_a_fixed_load_p99_on_too_few_samples_is_flagged_and_not_tracked(tmp_path
         "fixed_load_rps": 20.0, "p50_ms_at_fixed_load": 10.0, "p99_ms_at_fixed_load": 40.0,
         "p99_at_fixed_load_enough": True})
     assert run_view(load_run(enough)).metric("p99_ms_at_fixed_load") == 40.0
+
+
+# --- the same rules on sample streams: verdicts from synthetic latencies, not given outcomes -------------
+def stream_probe(rate: float, seed: int, slow_fraction: float) -> Probe:
+    """A quick-profile probe judged by the early-stopping rule on a synthetic Poisson stream."""
+    import numpy as np
+
+    from servingbench.measure.probe_verdict import ProbeRule, judge
+    from tests.synthetic_server import poisson_rows
+
+    rows = poisson_rows(rate, 8.0, np.random.default_rng(seed), slow_fraction=slow_fraction)
+    verdict = judge(rows, ProbeRule(100.0, 0.001, 0.95, 2))
+    lat = np.sort(rows[:, 1])
+    return Probe(rate, float(lat[int(0.99 * len(lat))]), 0.0, rate, verdict.passed, seed, verdict=verdict)
+
+
+def test_a_server_failing_one_of_three_confirmations_on_its_samples_sends_the_headline_below_it():
+    confirmations = {100.0: iter([0.0, 0.03, 0.0])}  # the second confirmation at 100 hits a slow mode (3%)
+
+    def measure(rate: float, seed: int) -> Probe:
+        slow = next(confirmations[rate]) if rate in confirmations else 0.0
+        return stream_probe(rate, seed, slow)
+
+    result = SearchResult(100.0, [stream_probe(80.0, 1, 0.0), stream_probe(100.0, 2, 0.0),
+                                  stream_probe(120.0, 3, 0.2)], 120.0, 1 / 6)
+    assert [p.outcome for p in result.probes] == ["pass", "pass", "fail"]
+    got = confirm(measure, result, repeats=3, max_rounds=3, seed_of=seeds())
+    assert [c.outcome for c in got.confirmations] == ["pass", "fail", "pass", "pass", "pass"]
+    assert got.held_rate_rps == 80.0 and got.lowest_failing_rps == 100.0
+
+
+def test_a_server_that_comes_up_worse_on_a_fresh_start_is_headlined_below_its_first_start(tmp_path):
+    """Between-start variance: the fresh-start confirmation fails at the first start's rate."""
+    from servingbench import protocol
+    from servingbench.profiles import PROFILES
+    from tests.synthetic_server import SyntheticServer, synthetic_context
+
+    server = SyntheticServer(capacity_rps=100.0, fresh_capacity_rps=70.0)
+    ctx = synthetic_context(tmp_path, server)
+
+    def restart():
+        server.restart()
+        return ctx
+
+    search = protocol.run_slo_search(ctx, PROFILES["standard"], 60.0, [], lambda _m: None, schedule_seed=1,
+                                     fresh=protocol.FreshStart(restart))
+    first_round = [c for c in search.confirmations if c.rate_rps == search.best_rate_rps]
+    assert search.best_rate_rps > 70.0 and [c.passed for c in first_round] == [True, True, False]
+    assert first_round[-1].fresh_start
+    assert 0 < search.held_rate_rps <= 70.0 and search.lowest_failing_rps <= search.best_rate_rps
+    held = search.headline_confirmations
+    assert all(c.passed for c in held) and held[-1].fresh_start
+
+
+def test_the_run_page_shows_each_verdict_undecided_as_undecided_and_the_fresh_start(tmp_path):
+    from servingbench.measure.probe_verdict import ProbeVerdict
+    from servingbench.report.pages import write_run_report
+    from tests.test_report_data import write_run
+
+    def judged(rate: float, outcome: str, n: int, over: int, *, fresh: bool = False, es: float | None = 60.0):
+        verdict = ProbeVerdict(outcome, n, over, 0, 0.95, 0.975, 2, 2, 1234, es, "reason")
+        return Probe(rate, 60.0, 0.0, rate, outcome == "pass", 5, verdict=verdict, fresh_start=fresh,
+                     measured_s=24.0)
+
+    search = SearchResult(80.0, [judged(80.0, "pass", 900, 1), judged(100.0, "undecided", 1100, 9, es=None),
+                                 judged(160.0, "fail", 1300, 400)], 100.0, 0.2)
+    got = Confirmation(80.0, [judged(80.0, "pass", 900, 0), judged(80.0, "pass", 910, 1),
+                              judged(80.0, "pass", 905, 0, fresh=True)], 100.0)
+    record = SloSearch.of(search, got, 3, fresh_start_ready_s=[1.4])
+    folder = write_run(tmp_path, samples=False, extra={"slo_search": record.to_dict()})
+    html = write_run_report(folder).read_text()
+    table = html.split('id="slo-probes"')[1].split("</table>")[0]
+    assert table.count('data-outcome="pass"') == 4 and table.count('data-outcome="fail"') == 1
+    assert 'data-outcome="undecided"' in table and "undecided</span>: needs 1234 requests" in table
+    assert "confirmation 3 <span" in table and table.count("data-fresh-start") == 1
+    assert ">too few<" in table and "24 (2)" in table and "at 95%" in table
+    assert 'id="fresh-starts"' in html and "ready in 1.4 s" in html
+    remote = SloSearch.of(search, got, 3, fresh_start_note="fresh-start confirmation not possible for a "
+                                                           "remote target")
+    page = write_run_report(write_run(tmp_path / "r", samples=False, extra={"slo_search": remote.to_dict()}))
+    assert 'id="fresh-start-note"' in page.read_text() and "remote target" in page.read_text()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -14,6 +13,7 @@ from servingbench import protocol
 from servingbench.load.ceiling import Ceiling
 from servingbench.measure.cost import Cost, Price, cost_per_million
 from servingbench.measure.parity import ParityResult
+from servingbench.measure.probe_verdict import ProbeVerdict
 from servingbench.measure.reference import Reference
 from servingbench.measure.slo_search import Confirmation, SearchResult
 from servingbench.measure.stability import Stability
@@ -32,6 +32,7 @@ from servingbench.record import (
     ModelInfo,
     OpenStep,
     Overhead,
+    ProbeSegment,
     Resources,
     RunRecord,
     SchemaError,
@@ -78,6 +79,11 @@ def full_record() -> RunRecord:
               opened(160.0, 120.0, 900.0, SLO_PROBE, "slo_probe2")]
     repeats = [opened(80.0, a, p, SLO_REPEAT, f"slo_repeat{i}", seed=8000 + i)
                for i, (a, p) in enumerate([(78.0, 50.0), (80.5, 70.0), (79.0, 130.0)], 1)]
+    repeats[2] = dataclasses.replace(repeats[2], fresh_start=True, verdict=ProbeVerdict(
+        "undecided", 1200, 9, 0, 0.95, 0.975, 2, 2, 1400, 131.0, "9 of 1200 over the bound; undecided"),
+        segments=[ProbeSegment("slo_repeat3", 8003, 2000.0, 2002.0, "load/slo_repeat3.samples.npy", 400),
+                  ProbeSegment("slo_repeat3-seg2", 99, 2010.0, 2013.0, "load/slo_repeat3-seg2.samples.npy",
+                               800)])
     price = Price("c7i.large", 2, 4.0, 0.0893, "us-east-1", "Linux", "2026-01-01", "AWS",
                   "https://example.invalid/prices", True)
     return RunRecord(
@@ -102,7 +108,8 @@ def full_record() -> RunRecord:
         steps=[closed(1, 25.0, 10.0, 30.0), closed(4, 50.0, 40.0, 90.0)],
         open_steps=[fixed, *probes, *repeats],
         slo_search=SloSearch(80.0, 160.0, 0.5, [p.probe(100.0, 0.001) for p in probes],
-                             [r.probe(100.0, 0.001) for r in repeats]),
+                             [r.probe(100.0, 0.001) for r in repeats], fresh_start_ready_s=[1.5],
+                             fresh_start_note="a note"),
         summary=Summary(79.0, (78.0, 80.5), 80.0, "open-loop search", 100.0, 20.0, 10.0, 30.0, True, 50.0, 4,
                         10.0, 30.0, 5.0, 4.0, 150.0, True, 1, Overhead(2.0, 0.79, 0.395),
                         Cost("c7i.large", 0.04465, 0.157, "1 vCPU", "AWS", "2026-01-01", price, 0.5, "c7i",
@@ -121,7 +128,8 @@ def parts(record: RunRecord) -> list:
     r = record
     return [r.git, r.machine, r.slo, r.cpus, r.model, r.reference, r.generator_ceiling, r.idle, r.parity,
             r.stop, *r.steps, *r.open_steps, r.steps[0].latency, r.steps[0].resources,
-            r.open_steps[0].stability, r.slo_search, *r.slo_search.probes, r.summary, r.summary.overhead,
+            r.open_steps[0].stability, r.slo_search, *r.slo_search.probes, *r.slo_search.confirmations,
+            r.open_steps[-1].verdict, *r.open_steps[-1].segments, r.summary, r.summary.overhead,
             r.summary.cost, r.summary.cost.price, r]
 
 
@@ -185,9 +193,13 @@ def test_step_keys_are_those_of_schema_1_plus_the_name():
     # schema 2 adds the window the resources cover and the monitor's share of the generator's CPU
     window = {"monitor_cpu_util", "resources_start", "resources_end"}
     assert json_keys(ClosedStep) == closed_v1 | {"name", "percentile_ci_ms"} | window
-    # schema 2 adds the goodput's bookkeeping to open steps (defaults when a schema-1 step is read)
-    goodput = {"in_flight_at_end", "throughput_is"}
-    assert json_keys(OpenStep) == open_v1 | {"name", "percentile_ci_ms"} | goodput | window
+    # schema 2 adds the goodput's bookkeeping to open steps, and to probes the early-stopping verdict, the
+    # adaptive probe's segments and the fresh start (defaults when a schema-1 or older step is read)
+    verdict = {"outcome", "judged_requests", "overlatency", "failed_requests", "confidence",
+               "look_confidence", "looks", "planned_looks", "queries_to_pass", "early_stopping_p99_ms",
+               "reason"}
+    assert json_keys(OpenStep) == open_v1 | {"name", "percentile_ci_ms", "in_flight_at_end", "throughput_is",
+                                             "segments", "fresh_start"} | verdict | window
 
 
 def test_a_step_without_stability_reads_back_without_it():
@@ -255,25 +267,21 @@ def test_summary_invents_nothing_the_run_did_not_measure():
     assert summarize_run(record) is None
 
 
-def test_the_slo_search_protocol_records_typed_confirmations(monkeypatch):
-    """run_slo_search on synthetic steps: probes from the search, confirmations by the repeats rule."""
-    capacity = 100.0
+def test_the_slo_search_protocol_records_typed_confirmations(tmp_path):
+    """run_slo_search on a synthetic server: probes from the search, confirmations by the repeats rule."""
+    from tests.synthetic_server import SyntheticServer, synthetic_context
 
-    def fake_open_step(ctx, rate, warmup_s, measure_s, seed, *, name, windows, purpose):
-        p99 = 40.0 if rate <= capacity else 400.0
-        return opened(rate, min(rate, capacity), p99, purpose, name, seed=seed)
-
-    monkeypatch.setattr(protocol, "open_step", fake_open_step)
-    monkeypatch.setattr(protocol, "check_alive", lambda *a: None)
-    ctx = SimpleNamespace(slo_p99_ms=100.0, max_error_rate=0.001, server=None)
     for profile, repeats in ((PROFILES["standard"], SLO_REPEAT), (PROFILES["quick"], SLO_PROBE)):
+        server = SyntheticServer(capacity_rps=100.0)
+        ctx = synthetic_context(tmp_path / profile.name, server)
         steps: list[OpenStep] = []
         search = protocol.run_slo_search(ctx, profile, 60.0, steps, lambda _msg: None)
-        assert search.best_rate_rps <= capacity and len(search.probes) == profile.slo_probes
+        assert search.best_rate_rps <= 100.0 and len(search.probes) == profile.slo_probes
         chosen = [s for s in steps if s.purpose == repeats and s.rate_rps == search.best_rate_rps]
         assert search.confirmations == [s.probe(100.0, 0.001) for s in chosen]
         assert search.repeats == (profile.repeats if profile.repeats > 1 else 1)
-        assert all(s.histogram for s in steps) and search.repeats_passed == search.repeats
+        assert all(s.histogram and s.verdict for s in steps) and search.repeats_passed == search.repeats
+        assert all(through_json(s) == s for s in steps)
 
 
 # --- run.json through RunWriter and load_run ---------------------------------------------------------------

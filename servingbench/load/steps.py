@@ -9,6 +9,7 @@ rather than the server was the limit.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +38,8 @@ class StepContext:
     slo_p99_ms: float
     max_error_rate: float = 0.001
     distribution: Distribution = field(default_factory=Distribution)
+    open_loop: Callable[..., LoadResult] = run_open_loop
+    """What runs one open-loop schedule (load.locust.run_open_loop; tests give a synthetic server)."""
 
 
 def _resources(ctx: StepContext, result: LoadResult, start: float, end: float) -> Resources:
@@ -118,7 +121,7 @@ def closed_step(ctx: StepContext, users: int, warmup_s: float, measure_s: float,
 def open_step(ctx: StepContext, rate_rps: float, warmup_s: float, measure_s: float, seed: int,
               name: str, windows: int = 3, purpose: str = "") -> OpenStep:
     """Poisson arrivals at ``rate_rps``; latency from each request's intended send time."""
-    result = run_open_loop(ctx.requests_file, ctx.server.base_url, rate_rps=rate_rps,
+    result = ctx.open_loop(ctx.requests_file, ctx.server.base_url, rate_rps=rate_rps,
                            duration_s=warmup_s + measure_s, seed=seed, cpus=ctx.loadgen_cpus,
                            out_dir=ctx.load_dir, name=name, distribution=ctx.distribution)
     start = result.test_start + warmup_s

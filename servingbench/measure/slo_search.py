@@ -2,10 +2,12 @@
 
 This is the idea of MLPerf's Server scenario: Poisson arrivals at a fixed rate, latency measured from
 each request's intended send time, and the result is the highest rate whose p99 stays under the SLO
-with (almost) no errors. The search is bounded in probes and deterministic for a given sequence of probe
-outcomes. A rate counts as the headline only when every confirmation at it meets the SLO too (``confirm``):
-a failed confirmation sends the search below it, within a bounded number of rounds. Schedules' seeds are
-drawn by the caller (fresh per run and recorded), so two frameworks never share one arrival sequence.
+with (almost) no errors. A probe's ``passed`` is its early-stopping verdict (measure/probe_verdict.py):
+"pass" only; "undecided" at its time bound counts as not passed, like "fail", but is recorded as such.
+The search is bounded in probes and deterministic for a given sequence of probe outcomes. A rate counts
+as the headline only when every confirmation at it passes too (``confirm``): a failed confirmation sends
+the search below it, within a bounded number of rounds. Schedules' seeds are drawn by the caller (fresh
+per run and recorded), so two frameworks never share one arrival sequence.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from servingbench.serial import Record
+from servingbench.measure.probe_verdict import ProbeVerdict
+from servingbench.serial import FLAT, Record
 
 
 @dataclass(frozen=True)
@@ -25,8 +28,22 @@ class Probe(Record):
     error_rate: float
     achieved_rps: float
     passed: bool
+    """The early-stopping verdict was "pass" (runs before it: sample p99 and errors within the SLO)."""
     seed: int
     generator_limited: bool = False
+    verdict: ProbeVerdict | None = field(default=None, metadata=FLAT)
+    """None for runs written before the early-stopping rule."""
+    fresh_start: bool = False
+    """Measured on a server started afresh for it (between-start variance), not the search's server."""
+    measured_s: float | None = None
+    """Measured seconds over all its segments (adaptive length); None for older runs."""
+
+    @property
+    def outcome(self) -> str:
+        """"pass", "fail" or "undecided"; older runs have only passed or failed."""
+        if self.verdict is not None:
+            return self.verdict.outcome
+        return "pass" if self.passed else "fail"
 
 
 @dataclass
@@ -106,12 +123,15 @@ class Confirmation:
 
 
 def confirm(measure: Callable[[float, int], Probe], result: SearchResult, *, repeats: int, max_rounds: int,
-            seed_of: Callable[[float], int], step_down: float = 0.8) -> Confirmation:
+            seed_of: Callable[[float], int], step_down: float = 0.8,
+            fresh_start: Callable[[], None] | None = None) -> Confirmation:
     """Confirm the search's best rate ``repeats`` times; if one confirmation fails, try lower.
 
-    A rate holds only when all its confirmations pass (the first failure ends that round). The next
-    candidate is the highest rate below it that passed its search probe, else ``step_down`` of it; at
-    most ``max_rounds`` rates are tried, so a run stays bounded and says "no rate held" otherwise.
+    A rate holds only when all its confirmations pass (an undecided one is not a pass; the first that
+    does not pass ends that round). The next candidate is the highest rate below it that passed its search
+    probe, else ``step_down`` of it; at most ``max_rounds`` rates are tried, so a run stays bounded and says
+    "no rate held" otherwise. ``fresh_start``, when given, restarts the server before the last
+    confirmation of every round (once the others passed), so a rate holds only if it holds across starts.
     """
     failing = result.lowest_failing_rps
     candidate = result.best_rate_rps
@@ -120,7 +140,9 @@ def confirm(measure: Callable[[float, int], Probe], result: SearchResult, *, rep
         if candidate <= 0:
             break
         held = True
-        for _k in range(repeats):
+        for k in range(repeats):
+            if fresh_start is not None and repeats > 1 and k == repeats - 1:
+                fresh_start()
             probe = measure(candidate, seed_of(candidate))
             done.append(probe)
             if not probe.passed:

@@ -65,3 +65,21 @@ def stability(samples: np.ndarray, start: float, end: float, windows: int,
         rule=f"throughput spread <= {THROUGHPUT_SPREAD:.0%} and p99 spread <= {P99_SPREAD:.0%} "
              f"across {windows} consecutive windows of at least {MIN_PER_WINDOW} requests",
     )
+
+
+def combined(parts: list[Stability]) -> Stability | None:
+    """One verdict over several measurements at the same load (an adaptive probe's segments): every
+    window of every part, judged by the same rule, so a segment unlike the others shows as unstable."""
+    if not parts:
+        return None
+    tputs = [v for p in parts for v in p.window_throughput_rps]
+    p99s = [v for p in parts for v in p.window_p99_ms]
+    counts = [v for p in parts for v in p.window_requests]
+    t_spread, p_spread = _spread(tputs), _spread(p99s)
+    judged = min(counts, default=0) >= MIN_PER_WINDOW
+    return Stability(
+        window_throughput_rps=tputs, window_p99_ms=p99s, window_requests=counts,
+        throughput_spread=t_spread, p99_spread=p_spread,
+        stable=bool(t_spread <= THROUGHPUT_SPREAD and p_spread <= P99_SPREAD) if judged else None,
+        rule=f"{parts[0].rule}, over the windows of {len(parts)} segments",
+    )

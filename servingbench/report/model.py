@@ -294,6 +294,14 @@ class RunView:
         return list(self.slo_search.probes) if self.slo_search else []
 
     @property
+    def slo_probe_rows(self) -> list[tuple[str, Probe]]:
+        """The SLO table's rows: the search probes, then every confirmation, each with what it was."""
+        if not self.slo_search:
+            return []
+        return ([(f"search {i}", p) for i, p in enumerate(self.slo_search.probes, 1)]
+                + [(f"confirmation {i}", c) for i, c in enumerate(self.slo_search.confirmations, 1)])
+
+    @property
     def server_log_tail(self) -> str:
         if self.record.server_log_tail:
             return self.record.server_log_tail
