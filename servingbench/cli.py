@@ -191,16 +191,24 @@ def cmd_tune(args: argparse.Namespace) -> int:
     base = BenchConfig(framework=adapter.name, preset="default", profile=TUNE_PROFILE, slo_p99_ms=args.slo_ms,
                        server_cpus=server_cpus, loadgen_cpus=loadgen_cpus)
     result = tune(adapter, base, model_dir, args.budget_min * 60, results_root() / "tuning")
-    print(f"\n{'configuration':60s} {'status':10s} req/s@SLO")
-    for row in result["table"]:
-        print(f"{row['tunables']!s:60s} {row['status']:10s} {row['throughput_at_slo_rps'] or 0:.1f}")
-    best = result["best"]
-    if not best:
-        print("no candidate completed: the tuned preset is unchanged", file=sys.stderr)
+    print(f"\n{'stage':7s} {'configuration':60s} {'status':10s} req/s@SLO  interval")
+    for row in result.table + result.final:
+        interval = row.interval.describe() if row.interval else "-"
+        print(f"{row.stage:7s} {row.tunables!s:60s} {row.status:10s} {row.throughput_at_slo_rps or 0:9.1f}  "
+              f"{interval}")
+    decision = result.decision
+    print(f"{'kept' if decision.kept else 'not kept'}: {decision.reason}")
+    if decision.why:
+        print(f"  {decision.why}")
+    if args.no_write:
+        return 0
+    written = write_tuned_preset(adapter, result)
+    if written is None:
+        print("no complete measurement of the defaults (or interrupted): the tuned preset is unchanged",
+              file=sys.stderr)
         return 1
-    print(f"best: {best['tunables']} at {best['throughput_at_slo_rps']:.1f} req/s within the SLO")
-    if not args.no_write:
-        print(f"tuned preset written to {write_tuned_preset(adapter, result)}")
+    what = "the challenger" if decision.kept else "the defaults, with the reason"
+    print(f"tuned preset written to {written} ({what})")
     return 0
 
 

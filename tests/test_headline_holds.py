@@ -126,7 +126,10 @@ def test_a_fixed_load_p99_on_too_few_samples_is_flagged_and_not_tracked(tmp_path
         "p99_at_fixed_load_enough": False})
     view = run_view(load_run(folder))
     assert view.fixed_load.p99_ms == 40.0 and view.metric("p99_ms_at_fixed_load") is None
-    assert "data-too-few" in write_run_report(folder).read_text()
+    assert view.fixed_load.p99_shown_ms is None and view.metric_withheld("p99_ms_at_fixed_load")
+    page = write_run_report(folder).read_text()
+    assert '<span id="p99-fixed" class="warn" data-too-few>too few samples</span>' in page
+    assert "40.00" not in page.split('id="headline"')[1].split("</div></div>")[2]  # the card shows no number
     enough = write_run(tmp_path / "b", samples=False, summary_extra={
         "fixed_load_rps": 20.0, "p50_ms_at_fixed_load": 10.0, "p99_ms_at_fixed_load": 40.0,
         "p99_at_fixed_load_enough": True})

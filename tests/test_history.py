@@ -98,3 +98,22 @@ def test_a_change_of_method_starts_a_new_series(tmp_path):
     verdicts = history.evaluate(views)
     assert verdicts and all(v.status == "insufficient history" for v in verdicts)
     assert {v.run_id for v in verdicts} == {"20260109T000000Z-baseline-default"}  # old series: not judged
+
+
+def test_a_p99_on_too_few_samples_is_not_a_regression_metric(tmp_path):
+    def night(day, p99, enough):
+        write_run(tmp_path, started=f"2026-01-{day:02d}T00:00:00+00:00", tput=50.0, samples=False,
+                  summary_extra={"fixed_load_rps": 20.0, "p50_ms_at_fixed_load": 10.0,
+                                 "p99_ms_at_fixed_load": p99, "p99_at_fixed_load_enough": enough})
+
+    for day, p99 in enumerate([20.0, 21.0, 19.0, 20.0], 1):
+        night(day, p99, True)
+    night(5, 80.0, False)  # 4x the p99, but on too few samples: withheld, not a regression
+    verdicts = {v.metric: v for v in history.evaluate([run_view(r) for r in list_runs(tmp_path)])}
+    p99 = verdicts["p99_ms_at_fixed_load"]
+    assert p99.status == "too few samples" and p99.value is None and not p99.judged
+    assert verdicts["throughput_at_slo_rps"].judged
+    night(6, 20.0, True)  # a later run with enough samples is judged against the runs that had enough
+    verdicts = {v.metric: v for v in history.evaluate([run_view(r) for r in list_runs(tmp_path)])}
+    assert verdicts["p99_ms_at_fixed_load"].status == "ok"
+    assert len(verdicts["p99_ms_at_fixed_load"].previous_run_ids) == 4  # the withheld night is no baseline

@@ -13,7 +13,7 @@ from servingbench.report.markdown import summary_markdown
 from servingbench.report.model import run_view
 from servingbench.report.pages import write_reports, write_run_report
 from servingbench.results import list_runs, load_run
-from tests.test_report_data import searched, write_run
+from tests.test_report_data import held_search, none_held, searched, write_run
 
 
 def views(root: Path):
@@ -242,24 +242,58 @@ def test_rebuild_keeps_fresh_pages_and_prunes_removed_runs(tmp_path):
     assert gone.name not in (out / "index.html").read_text()
 
 
-def test_frameworks_are_called_different_only_beyond_their_spread(tmp_path):
-    def repeated(name, tput, lo, hi):
-        write_run(tmp_path, name, samples=False, tput=tput,
-                  summary_extra={"throughput_at_slo_spread": [lo, hi]},
-                  extra={"slo_search": searched([lo, tput, hi])})
+def _held_run(root, name, achieved, rate, failing=None, **kw):
+    tput = sorted(achieved)[len(achieved) // 2]
+    spread = [min(achieved), max(achieved)]
+    return write_run(root, name, samples=False, tput=tput, summary_extra={"throughput_at_slo_spread": spread},
+                     extra={"slo_search": held_search(achieved, rate, failing)}, **kw)
 
-    repeated("alpha", 100.0, 95.0, 104.0)
-    repeated("beta", 90.0, 86.0, 97.0)   # overlaps alpha: a tie
-    repeated("gamma", 60.0, 58.0, 62.0)  # clearly below beta
-    write_run(tmp_path, "delta", samples=False, tput=10.0)  # one measurement: nothing proven
+
+def test_ahead_tied_and_unproven_come_from_the_runs_intervals(tmp_path):
+    _held_run(tmp_path, "alpha", [99.0, 100.0, 101.0], 100.0)  # [99, 106]
+    _held_run(tmp_path, "beta", [94.0, 95.0, 96.0], 95.0)      # [94, 101]: overlaps alpha within 25%
+    _held_run(tmp_path, "gamma", [59.0, 60.0, 61.0], 60.0)     # [59, 64]: wholly below beta, 3 vs 3
+    _held_run(tmp_path, "delta", [10.0], 10.0)                 # one repeat: nothing proven
+    write_run(tmp_path, "epsilon", samples=False, tput=0.0, p99_1=5.0, extra={"slo_search": none_held()})
+    c = compare(views(tmp_path))
+    rows = [r for r in c.rows if r.rank]
+    assert [r.framework for r in rows] == ["alpha", "beta", "gamma", "delta", "epsilon"]
+    nxt = [r.versus_next and (r.versus_next.verdict, r.versus_next.text) for r in rows]
+    assert nxt == [("tied", "tied with #2"), ("ahead", "ahead of #3"), ("unproven", "unproven vs #4"),
+                   ("no rate held", "above #5 (it held no rate)"), None]
+    lead = [r.versus_leader and (r.versus_leader.verdict, r.versus_leader.text) for r in rows]
+    assert lead == [None, None, ("behind", "behind #1"), ("unproven", "unproven vs #1"),
+                    ("no rate held", "below #1 (no rate held)")]
+    assert "lies wholly above" in rows[1].versus_next.why and "at most 10%" in rows[1].versus_next.why
+    assert "single repeat" in rows[2].versus_next.why or "more repeats" in rows[2].versus_next.why
+    assert rows[4].run.interval is None and not rows[4].run.held
+    written = write_reports(tmp_path, tmp_path / "reports")
+    index = written[-1].read_text()
+    for verdict in ("tied", "ahead", "unproven", "no rate held"):
+        assert f'data-versus-next="{verdict}"' in index, verdict
+    assert 'data-versus-leader="behind"' in index and 'id="verdicts-why"' in index
+    assert "data-no-rate-held" in index and "interval [99, 106" in index
+    md = (tmp_path / "reports" / "summary.md").read_text()
+    assert "| 1 | alpha | default | 100.0 [99.0–101.0] | tied with #2 |" in md
+    assert "| 3 | gamma | default | 60.0 [59.0–61.0] | unproven vs #4; behind #1 |" in md
+    assert "- #2 ahead of #3: beta (default) is ahead of gamma (default)" in md
+    assert "no rate held: ranked below every run that held one" in md
+
+
+def test_a_run_with_no_rate_held_ranks_below_every_run_with_one(tmp_path):
+    _held_run(tmp_path, "slow", [5.0, 5.1, 4.9], 5.0)
+    # a higher figure in the summary cannot lift a run whose confirmations held no rate
+    write_run(tmp_path, "stalled", samples=False, tput=80.0, extra={"slo_search": none_held(80.0)})
     rows = [r for r in compare(views(tmp_path)).rows if r.rank]
-    assert [r.framework for r in rows] == ["alpha", "beta", "gamma", "delta"]
-    assert rows[0].versus_next == "tied with #2: spreads overlap"
-    assert rows[1].versus_next == "ahead of #3 beyond the spread"
-    assert rows[2].versus_next.startswith("vs #4: unproven")
-    assert rows[3].versus_next is None
-    index = write_reports(tmp_path, tmp_path / "reports")[-1].read_text()
-    assert "tied with #2: spreads overlap" in index
+    assert [(r.framework, r.run.held) for r in rows] == [("slow", True), ("stalled", False)]
+
+
+def test_old_runs_without_a_search_are_ranked_but_prove_nothing(tmp_path):
+    write_run(tmp_path, "alpha", samples=False, tput=90.0)  # no slo_search: the headline alone
+    write_run(tmp_path, "beta", samples=False, tput=10.0)
+    rows = [r for r in compare(views(tmp_path)).rows if r.rank]
+    assert rows[0].run.interval.repeats == 1
+    assert rows[0].versus_next.verdict == "unproven"  # 9x apart, yet one value each proves no difference
 
 
 def test_a_headline_whose_repeats_missed_the_slo_says_so(tmp_path):
@@ -354,3 +388,18 @@ def test_run_page_says_the_resources_are_from_the_measured_window(tmp_path):
     older = write_run(tmp_path / "results", "omega", schema=1)  # figures over each whole Locust run
     assert run_view(load_run(older)).resources_covers == "run"
     assert 'data-resources-covers="run"' in write_run_report(older).read_text()
+
+
+def test_a_fixed_load_p99_on_too_few_samples_is_shown_as_such_not_as_a_number(tmp_path):
+    few = {"fixed_load_rps": 20.0, "p50_ms_at_fixed_load": 10.0, "p99_ms_at_fixed_load": 43.21,
+           "p99_at_fixed_load_enough": False}
+    write_run(tmp_path, "alpha", samples=False, tput=50.0, summary_extra=few)
+    write_run(tmp_path, "beta", samples=False, tput=50.0, summary_extra={**few, "p99_ms_at_fixed_load": 1.0})
+    rows = [r for r in compare(views(tmp_path)).rows if r.rank]
+    assert [r.framework for r in rows] == ["alpha", "beta"]  # a withheld p99 breaks no tie
+    index = write_reports(tmp_path, tmp_path / "reports")[-1].read_text()
+    assert index.count('data-metric="p99_ms_at_fixed_load" data-too-few') == 2
+    assert index.count('<span class="warn">too few samples</span><span class="sub">no bounded interval') == 2
+    assert "43.21" not in index and 'data-value="43.21' not in index
+    md = (tmp_path / "reports" / "summary.md").read_text()
+    assert "10.00 / too few samples (20 req/s open loop)" in md and "43.21" not in md

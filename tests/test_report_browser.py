@@ -265,13 +265,18 @@ def built(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pa
     return reports, run_dir, json.loads((run_dir / "run.json").read_text())
 
 
-def _expected(run: dict) -> dict[str, float]:
+TOO_FEW = "too few samples"
+"""What the ranking shows instead of a fixed-load p99 that had too few requests for a bounded interval."""
+
+
+def _expected(run: dict) -> dict[str, float | str]:
     """The headline figures as run.json states them (older runs: the closed-loop fallbacks)."""
     summary = run["summary"]
     lowest = min(run["steps"], key=lambda s: s["users"])
+    too_few = summary.get("p99_at_fixed_load_enough") is False
     return {
         "throughput_at_slo_rps": summary["throughput_at_slo_rps"],
-        "p99_ms_at_fixed_load": summary.get("p99_ms_at_fixed_load", lowest["p99_ms"]),
+        "p99_ms_at_fixed_load": TOO_FEW if too_few else summary.get("p99_ms_at_fixed_load", lowest["p99_ms"]),
         "p50_ms_at_fixed_load": summary.get("p50_ms_at_fixed_load", lowest["p50_ms"]),
         "time_to_ready_s": run["time_to_ready_s"],
         "mem_peak_mib": summary["mem_peak_mib"],
@@ -318,8 +323,13 @@ def test_index_and_run_page_in_chromium(built: tuple[Path, Path, dict]) -> None:
         for metric, value in expected.items():
             if metric == "p50_ms_at_fixed_load" or value is None:
                 continue
+            if value == TOO_FEW:  # the number is withheld: the words stand in its place, with no value
+                assert cells[metric] == {"text": TOO_FEW, "value": None}, metric
+                continue
             assert cells[metric]["value"] == pytest.approx(value), metric
             assert cells[metric]["text"] == fmt(value, DIGITS[metric]), metric
+        # one quick run: one repeat, no neighbour, nothing to call ahead or tied
+        assert cells["standing"]["text"] == "–"
         assert page.js("document.querySelector('#regressions') !== null")
         assert page.js("document.querySelectorAll('figure svg').length") >= 3
         page.screenshot(ARTIFACTS / "report-index-1280.png", 1280)
@@ -335,6 +345,9 @@ def test_index_and_run_page_in_chromium(built: tuple[Path, Path, dict]) -> None:
         assert page.errors() == []
         tput = page.js("document.getElementById('throughput-at-slo').textContent")
         assert tput == fmt(expected["throughput_at_slo_rps"], 1)
+        p99 = page.js("document.getElementById('p99-fixed').textContent")
+        p99_expected = expected["p99_ms_at_fixed_load"]
+        assert p99 == (TOO_FEW if p99_expected == TOO_FEW else fmt(p99_expected, 2))
         assert page.js("document.getElementById('status').textContent.trim()") == run["status"]
         steps = json.loads(page.js("""JSON.stringify(
             [...document.querySelectorAll('#steps tbody tr')].map(tr => ({users: Number(tr.dataset.users),

@@ -56,6 +56,25 @@ def searched(achieved: list[float], passed: int | None = None, rate: float = 60.
                      confirmations).to_dict()
 
 
+def held_search(achieved: list[float], rate: float, failing: float | None = None) -> dict:
+    """A search that held ``rate`` in every confirmation (goodput ``achieved``) and failed at ``failing``
+    (5% above by default; None: never failed), as run.json holds it. No steps: verdicts count as recorded."""
+    failing = rate * 1.05 if failing is None else failing
+    probes = [Probe(rate, 50.0, 0.0, achieved[0], True, 7000)]
+    if failing:
+        probes.append(Probe(failing, 150.0, 0.0, failing * 0.9, False, 7001))
+    confirmations = [Probe(rate, 50.0, 0.0, a, True, 7002 + i) for i, a in enumerate(achieved)]
+    resolution = (failing - rate) / failing if failing else float("nan")
+    return SloSearch(rate, failing or None, resolution, probes, confirmations, held_rate_rps=rate).to_dict()
+
+
+def none_held(rate: float = 50.0) -> dict:
+    """A search whose every confirmation failed: no rate held."""
+    failed = Probe(rate, 150.0, 0.0, rate * 0.8, False, 7100)
+    return SloSearch(rate, rate, 0.0, [Probe(rate, 60.0, 0.0, rate, True, 7099)], [failed],
+                     held_rate_rps=0.0).to_dict()
+
+
 def _record(run_id: str, framework: str, preset: str, started: str, status: str, reason: str | None,
             profile: str) -> RunRecord:
     return RunRecord(

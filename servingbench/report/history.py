@@ -4,7 +4,8 @@ Nightly runs of the same configuration form a series per metric. A single noisy 
 alarm, and a real slowdown must: the newest value is compared with the median of the previous runs, and
 only a change larger than every measure of noise we have counts (the previous runs' scatter, the newest
 run's own spread across its repeats, and a floor relative to the median). The rule is stated on the page
-and in regressions.json so that anyone can check a flag by hand.
+and in regressions.json so that anyone can check a flag by hand. A figure the report withholds (a
+fixed-load p99 on too few samples) is neither judged nor part of any baseline.
 """
 
 from __future__ import annotations
@@ -47,9 +48,14 @@ RULE_TEXT = (
     f"compared with the median m of up to {WINDOW} previous complete runs (at least {MIN_PREVIOUS} needed). "
     f"Tolerance = max({K_MAD:g} × {MAD_SCALE} × MAD of those runs, the width of the newest run's own "
     f"reported spread [min, max] across its repeats, {MIN_RELATIVE:.0%} of m). A change beyond the tolerance "
-    f"in the worse direction is a regression; in the better direction an improvement."
+    f"in the worse direction is a regression; in the better direction an improvement. A fixed-load p99 on "
+    f"too few samples for a bounded 95% interval is not a regression metric: it is neither judged nor part "
+    f"of any baseline."
 )
 
+
+JUDGED = frozenset({"regression", "improvement", "ok"})
+"""Statuses of a series the rule judged; the others had too little history or a withheld figure."""
 
 SeriesKey = tuple[str, str, str, str, str]
 """(framework, preset, profile, SLO ms, method)."""
@@ -94,7 +100,8 @@ class Verdict:
     unit: str
     higher_is_better: bool
     status: str
-    """"regression", "improvement", "ok" or "insufficient history"."""
+    """"regression", "improvement", "ok", "insufficient history", or "too few samples" (the newest run's
+    figure is withheld: a p99 with no bounded interval is not a regression metric)."""
     run_id: str
     value: float | None
     baseline_median: float | None
@@ -104,6 +111,10 @@ class Verdict:
     change_pct: float | None
     own_spread: tuple[float, float] | None
     previous_run_ids: tuple[str, ...]
+
+    @property
+    def judged(self) -> bool:
+        return self.status in JUDGED
 
     def as_dict(self) -> dict:
         out = asdict(self)
@@ -149,6 +160,7 @@ def evaluate(runs: list[RunView]) -> list[Verdict]:
             previous = [r.metric(metric.name) for r in prev_runs]
             spread = newest.metric_spread(metric.name)
             status, median, mad, tol = judge(value, previous, metric.higher_is_better, spread)  # type: ignore[arg-type]
+            status = newest.metric_withheld(metric.name) or status
             change = value - median if value is not None and median is not None else None
             verdicts.append(Verdict(
                 framework=key[0], preset=key[1], profile=key[2], slo_p99_ms=key[3], method=key[4],

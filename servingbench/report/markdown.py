@@ -2,20 +2,37 @@
 
 from __future__ import annotations
 
-from servingbench.report.comparison import Comparison
+from servingbench.report.comparison import Comparison, Row
 from servingbench.report.format import fmt, fmt_pct, fmt_signed, fmt_spread
 from servingbench.report.history import RULE_TEXT, Verdict
+from servingbench.report.model import TOO_FEW_SAMPLES, RunView
 
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _standing(row: Row) -> str:
+    """The row's verdicts against the next row and the leader, as the index shows them."""
+    return "; ".join(st.text for st in (row.versus_next, row.versus_leader) if st) or "–"
+
+
+def _fixed(r: RunView) -> str:
+    p99 = TOO_FEW_SAMPLES if r.fixed_load.too_few_for_p99 else fmt(r.fixed_load.p99_ms, 2)
+    return f"{fmt(r.fixed_load.p50_ms, 2)} / {p99} ({r.fixed_load.label})"
+
+
+def _throughput(r: RunView) -> str:
+    if not r.held:
+        return f"{fmt(r.throughput_at_slo_rps)} (no rate held: ranked below every run that held one)"
+    return f"{fmt(r.throughput_at_slo_rps)} {fmt_spread(r.throughput_spread)}".strip()
+
+
 def ranked_table(comparison: Comparison) -> list[str]:
     lines = [
-        "| # | framework | preset | req/s at SLO [spread] | p50 / p99 ms at fixed load | ready s "
-        "| memory MiB | CPU-ms/req | $ per M req | overhead ms | parity | profile | run |",
-        "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|",
+        "| # | framework | preset | req/s at SLO [spread] | vs next / #1 | p50 / p99 ms at fixed load "
+        "| ready s | memory MiB | CPU-ms/req | $ per M req | overhead ms | parity | profile | run |",
+        "|---:|---|---|---:|---|---:|---:|---:|---:|---:|---:|---|---|---|",
     ]
     for row in comparison.rows:
         r = row.run
@@ -24,18 +41,31 @@ def ranked_table(comparison: Comparison) -> list[str]:
             reason = _cell((last.reason if last else "")[:120])
             status = last.status if last else ""
             lines.append(f"| – | {row.framework} | {row.preset} | no complete run: {status} {reason} "
-                         f"| | | | | | | | | {last.run_id if last else ''} |")
+                         f"| | | | | | | | | | {last.run_id if last else ''} |")
             continue
-        tput = f"{fmt(r.throughput_at_slo_rps)} {fmt_spread(r.throughput_spread)}".strip()
-        fixed = f"{fmt(r.fixed_load.p50_ms, 2)} / {fmt(r.fixed_load.p99_ms, 2)} ({r.fixed_load.label})"
         parity = {True: "passed", False: "FAILED", None: "–"}[r.parity_passed]
         note = " (newest attempt failed)" if row.failed_after else ""
         lines.append(
-            f"| {row.rank or '–'} | {r.framework} | {r.preset} | {tput} | {fixed} | {fmt(r.time_to_ready_s)} "
+            f"| {row.rank or '–'} | {r.framework} | {r.preset} | {_throughput(r)} | {_standing(row)} "
+            f"| {_fixed(r)} | {fmt(r.time_to_ready_s)} "
             f"| {fmt(r.mem_peak_mib, 0)} | {fmt(r.cpu_ms_per_request, 2)} | {fmt(r.usd_per_million, 2)} "
             f"| {fmt_signed(r.overhead_latency_ms, 2)} | {parity} | {r.profile} | {r.run_id}{note} |"
         )
     return lines
+
+
+VERDICT_RULE = ("Against the next row and #1: ahead only when the runs' intervals do not overlap, tied when "
+                "they overlap within 25%, unproven otherwise (one repeat, as in the quick profile, proves "
+                "nothing).")
+
+
+def verdict_lines(comparison: Comparison) -> list[str]:
+    """Each verdict with the sentence it rests on, so a reader can check it by hand."""
+    if not comparison.standings:
+        return []
+    lines = ["Why each verdict:", ""]
+    lines += [f"- #{row.rank} {st.text}: {_cell(st.why)}" for row, st in comparison.standings]
+    return [*lines, ""]
 
 
 def summary_markdown(comparison: Comparison, verdicts: list[Verdict], generated_at: str) -> str:
@@ -47,11 +77,13 @@ def summary_markdown(comparison: Comparison, verdicts: list[Verdict], generated_
         slos = sorted({fmt(r.slo_p99_ms, 0) for r in comparison.latest})
         lines += [
             f"Latest complete run per framework and preset; ranked by throughput at the SLO "
-            f"(p99 ≤ {', '.join(slos)} ms, errors ≤ 0.1%). Overhead: p50 at 1 user minus the in-process "
-            f"reference p50. Throughput vs in-process is shown where measured.",
+            f"(p99 ≤ {', '.join(slos)} ms, errors ≤ 0.1%); runs where no rate held rank below every run "
+            f"where one did. {VERDICT_RULE} Overhead: p50 at 1 user minus the in-process reference p50. "
+            f"Throughput vs in-process is shown where measured.",
             "",
             *ranked_table(comparison),
             "",
+            *verdict_lines(comparison),
         ]
     regressions = [v for v in verdicts if v.status == "regression"]
     lines.append(f"### Regressions ({len(regressions)})")
@@ -64,7 +96,7 @@ def summary_markdown(comparison: Comparison, verdicts: list[Verdict], generated_
                 f"({fmt_signed(v.change_pct)}%, tolerance ±{fmt(v.tolerance, 2)} {v.unit}); run {v.run_id}"
             )
     else:
-        judged = sum(1 for v in verdicts if v.status != "insufficient history")
+        judged = sum(1 for v in verdicts if v.judged)
         lines.append(f"None ({judged} metric series judged; the others have too little history).")
     lines += ["", f"Rule: {RULE_TEXT}", ""]
     if comparison.failed:

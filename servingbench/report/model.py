@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from servingbench.load.ceiling import Ceiling
+from servingbench.measure.capacity import capacity_interval
+from servingbench.measure.comparison import RunInterval
 from servingbench.measure.cost import Cost, price_age_note
 from servingbench.measure.parity import ParityResult
 from servingbench.measure.reference import Reference
@@ -24,6 +26,8 @@ from servingbench.measure.slo_search import Probe
 from servingbench.record import Machine, RunRecord, SloSearch, Summary
 
 COMPLETE = "complete"
+TOO_FEW_SAMPLES = "too few samples"
+"""Shown instead of a p99 with no bounded 95% interval; such a p99 is no regression metric either."""
 CLOSED_SLO_SOURCE = "closed-loop steps"
 
 
@@ -57,6 +61,15 @@ class FixedLoad:
     step: dict | None = None
     p99_enough: bool | None = None
     """False when the fixed load had too few requests for a bounded interval of its p99 (None: unknown)."""
+
+    @property
+    def too_few_for_p99(self) -> bool:
+        return self.p99_enough is False
+
+    @property
+    def p99_shown_ms(self) -> float | None:
+        """The p99 the report shows and judges: none on too few samples ("too few samples" instead)."""
+        return None if self.too_few_for_p99 else self.p99_ms
 
 
 @dataclass
@@ -97,6 +110,10 @@ class RunView:
     repeats: int | None
     repeats_passed: int | None
     """How many of the SLO rate's repeats met the SLO themselves (the headline is their median)."""
+    held: bool
+    """A rate held the SLO in every confirmation; runs without one rank below every run with one."""
+    interval: RunInterval | None
+    """What comparisons rest on (measure.capacity); None when no rate held."""
     generator_limited: bool
     generator_ceiling: Ceiling | None
     resources_covers: str = ""
@@ -142,10 +159,14 @@ class RunView:
         return {
             "throughput_at_slo_rps": self.throughput_at_slo_rps,
             # a p99 on too few samples is not tracked (a regression on it would be the count's noise)
-            "p99_ms_at_fixed_load": None if self.fixed_load.p99_enough is False else self.fixed_load.p99_ms,
+            "p99_ms_at_fixed_load": self.fixed_load.p99_shown_ms,
             "cpu_ms_per_request": self.cpu_ms_per_request,
             "mem_peak_mib": self.mem_peak_mib,
         }.get(name)
+
+    def metric_withheld(self, name: str) -> str:
+        """Why a history metric has no value although the run measured one ("" when it has one)."""
+        return TOO_FEW_SAMPLES if name == "p99_ms_at_fixed_load" and self.fixed_load.too_few_for_p99 else ""
 
     def metric_spread(self, name: str) -> tuple[float, float] | None:
         """The run's own reported spread of a metric (from its repeats), when it has one."""
@@ -359,6 +380,17 @@ def _resources_covers(record: RunRecord) -> str:
     return "window" if all(r.resources_start is not None for r in watched) else "run"
 
 
+def _held(record: RunRecord, throughput: float | None) -> tuple[bool, RunInterval | None]:
+    """Whether a rate held, and the run's interval; runs without a search (closed-loop era) have their
+    headline alone: one value, one repeat, so nothing is proven against them."""
+    search = record.slo_search
+    if search is not None:
+        return search.held, capacity_interval(record)
+    if throughput is None or throughput <= 0:
+        return False, None
+    return True, RunInterval(low=throughput, high=throughput, median=throughput, repeats=1)
+
+
 def run_view(record: RunRecord) -> RunView:
     """Build the view of a run (as results.load_run returns it)."""
     summary = record.summary
@@ -367,6 +399,8 @@ def run_view(record: RunRecord) -> RunView:
     latency_over, over_note, tp_fraction = _overhead(record, summary)
     cpu_ms, cpu_note = _cpu_ms(summary)
     folder = record.folder or Path(".")
+    throughput = _num(summary.throughput_at_slo_rps) if summary else None
+    held, interval = _held(record, throughput)
     return RunView(
         record=record,
         folder=folder,
@@ -379,7 +413,7 @@ def run_view(record: RunRecord) -> RunView:
         reason=record.failure_reason or "",
         started_at=record.started_at,
         slo_p99_ms=_num(record.slo.p99_ms) if record.slo else None,
-        throughput_at_slo_rps=_num(summary.throughput_at_slo_rps) if summary else None,
+        throughput_at_slo_rps=throughput,
         # a spread needs repeats: one measurement's [x, x] says nothing about noise
         throughput_spread=_spread(summary.throughput_at_slo_spread)
         if summary and (repeats is None or repeats > 1) else None,
@@ -402,6 +436,8 @@ def run_view(record: RunRecord) -> RunView:
         tunables=record.tunables,
         repeats=repeats,
         repeats_passed=search.repeats_passed if search else None,
+        held=held,
+        interval=interval,
         generator_limited=bool(summary and summary.any_generator_limited),
         generator_ceiling=record.generator_ceiling,
         resources_covers=_resources_covers(record),
