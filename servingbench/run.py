@@ -162,11 +162,16 @@ def _measure_ceiling(config: BenchConfig, adapter: Adapter, writer: RunWriter, p
     requests_file = write_requests(adapter, request_texts(), writer.folder / "load" / "requests.json")
     if profile.ceiling_s <= 0:
         return
-    progress(f"load generator ceiling: no-op server, {max(profile.users)} users, {profile.ceiling_s:.0f} s")
+    progress(f"load generator ceiling: no-op server, {max(profile.users)} users, {profile.ceiling_s:.0f} s, "
+             "then open loop at half that rate")
     ceiling = measure_ceiling(requests_file, config.server_cpus, config.loadgen_cpus, max(profile.users),
                               profile.ceiling_s, writer.folder / "ceiling", distribution=config.distribution)
     writer.record.generator_ceiling = ceiling
     progress(f"  generator ceiling {ceiling.rps:.0f} req/s ({ceiling.bound})")
+    if ceiling.open_rate_rps is not None and ceiling.open_lag_p99_ms is not None:
+        kept = "kept" if ceiling.keeps_schedule_rps else "NOT kept: open-loop steps above it judged alone"
+        progress(f"  open loop at {ceiling.open_rate_rps:.0f} req/s against it: own send lag p99 "
+                 f"{ceiling.open_lag_p99_ms:.1f} ms, schedule {kept}")
 
 
 def _manifest(model_dir: Path) -> dict:
@@ -190,6 +195,8 @@ def _measure(target: Target, config: BenchConfig, model_dir: Path, writer: RunWr
                                processes=idle.processes, memory_kind=idle.memory_kind)
         run_parity_gate(target, model_dir, record, progress)
         load_dir = writer.folder / "load"
+        ceiling = record.generator_ceiling
         ctx = StepContext(target, monitor, load_dir / "requests.json", load_dir, config.loadgen_cpus,
-                          config.slo_p99_ms, distribution=config.distribution)
+                          config.slo_p99_ms, distribution=config.distribution,
+                          generator_keeps_rps=ceiling.keeps_schedule_rps if ceiling else None)
         run_load_protocol(ctx, config.profile, record, writer.folder, progress)

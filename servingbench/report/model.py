@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from servingbench.load.ceiling import Ceiling
+from servingbench.load.failures import kinds_from_status_counts
 from servingbench.measure.cost import Cost, price_age_note
 from servingbench.measure.parity import ParityResult
 from servingbench.measure.reference import Reference
 from servingbench.measure.slo_search import Probe
-from servingbench.record import Machine, RunRecord, SloSearch, Summary
+from servingbench.record import Machine, RunRecord, SloSearch, Step, Summary
 
 COMPLETE = "complete"
 CLOSED_SLO_SOURCE = "closed-loop steps"
@@ -340,6 +341,15 @@ def _cpu_ms(summary: Summary | None) -> tuple[float | None, str]:
     return (_num(summary.cpu_ms_per_request_at_peak) if summary else None), "at peak throughput"
 
 
+def step_row(step: Step) -> dict:
+    """A step as run.json writes it, with its failures by kind: runs written before kinds were stored
+    have them read from their status counts (0 and -1 there keep their old, coarser meanings)."""
+    row = step.to_dict()
+    if not row.get("failure_kinds"):
+        row["failure_kinds"] = kinds_from_status_counts(step.status_counts)
+    return row
+
+
 def run_view(record: RunRecord) -> RunView:
     """Build the view of a run (as results.load_run returns it)."""
     summary = record.summary
@@ -385,6 +395,6 @@ def run_view(record: RunRecord) -> RunView:
         repeats_passed=search.repeats_passed if search else None,
         generator_limited=bool(summary and summary.any_generator_limited),
         generator_ceiling=record.generator_ceiling,
-        steps=[s.to_dict() for s in record.steps],
-        open_steps=[s.to_dict() for s in record.open_steps],
+        steps=[step_row(s) for s in record.steps],
+        open_steps=[step_row(s) for s in record.open_steps],
     )
