@@ -21,8 +21,8 @@ Closed loop hides server stalls: a user waiting on a slow answer does not send, 
 few measured requests (coordinated omission). In open mode one Locust user follows a fixed Poisson
 schedule and fires each request in its own greenlet at its intended time; latency is measured from
 the INTENDED send time, so time spent waiting for a free connection or a stalled server counts. A
-request sent late is recorded with its send lag, and with how much of that lag the loop spent waiting
-for a slot under the in-flight cap (a stalled server's doing, not the generator's); one that could not
+request sent late is recorded with its send lag, and with the part of it held back by the in-flight
+cap (a stalled server's doing, not the generator's; see loadtests.arrivals.CapHold); one that could not
 be sent before the drain deadline is recorded as "never sent", one sent but not answered by then as
 "unanswered at drain", never skipped.
 
@@ -110,7 +110,7 @@ class ServingUser(FastHttpUser):
         """The whole Poisson schedule of this process's share, then wait to be stopped."""
         from gevent.pool import Group, Pool
 
-        from loadtests.arrivals import CapWaits, poisson_schedule
+        from loadtests.arrivals import CapHold, poisson_schedule
 
         opts = _opts(self.environment)
         index = getattr(self.environment.runner, "worker_index", 0) if _is_worker(self.environment) else 0
@@ -120,22 +120,22 @@ class ServingUser(FastHttpUser):
         wall0, t0 = time.time(), time.perf_counter()
         deadline = t0 + opts.sb_duration + opts.sb_drain
         _state["started"] = wall0
-        waits = CapWaits()
+        hold = CapHold()
         nan = float("nan")
         for i, offset in enumerate(offsets):
             delay = t0 + offset - time.perf_counter()
             if delay > 0:
                 gevent.sleep(delay)
+                hold.caught_up()
             if group.full():  # as many requests in flight as allowed: held back until one comes back
-                began = time.perf_counter()
-                group.wait_available(timeout=max(0.0, deadline - began))
-                waits.add(began, time.perf_counter())
+                hold.waited()
+                group.wait_available(timeout=max(0.0, deadline - time.perf_counter()))
                 if group.full():  # nothing came back before the deadline: the rest are never sent
                     now = time.perf_counter()
                     SAMPLES.extend((wall0 + o, (now - t0 - o) * 1000, NEVER_SENT, nan, nan)
                                    for o in offsets[i:])
                     break
-            held_ms = waits.held(t0 + offset, time.perf_counter()) * 1000
+            held_ms = hold.held_ms(t0 + offset, time.perf_counter())
             group.spawn(self._one, wall0 + offset, t0 + offset, held_ms)
         group.join(timeout=max(0.0, deadline - time.perf_counter()))
         now = time.perf_counter()
@@ -155,10 +155,12 @@ class ServingUser(FastHttpUser):
         lag_ms = (time.perf_counter() - intended) * 1000
         _PENDING[key] = (intended_wall, intended, lag_ms, held_ms)
         req = _next_request()
-        outcome: dict = {}  # Locust's request event puts the request's exception in it (see _on_request)
+        # Locust's request event puts the request's exception in it (see _on_request). Nested: Locust
+        # copies the context dict it is given (merging the user's context), but not what it holds.
+        outcome: dict = {}
         try:
             response = self.client.request(req.method, req.path, data=req.body, headers=req.headers,
-                                           name="infer", context=outcome)
+                                           name="infer", context={"sb_outcome": outcome})
             code = classify(response.status_code or 0, outcome.get("exception"))
         except Exception as exc:  # outside Locust's list of request failures: still counted, by kind
             code = classify(0, exc)
@@ -229,8 +231,9 @@ def _on_request(response_time: float, start_time: float, response: object, excep
                 context: object = None, **_kwargs: object) -> None:
     environment = _state["environment"]
     if _opts(environment).sb_mode != "closed":
-        if isinstance(context, dict):
-            context["exception"] = exception
+        outcome = context.get("sb_outcome") if isinstance(context, dict) else None
+        if isinstance(outcome, dict):
+            outcome["exception"] = exception
         return
     # a 2xx that still failed (e.g. a truncated body) counts as a failure of the exception's kind
     SAMPLES.append((start_time, response_time, classify(getattr(response, "status_code", 0) or 0, exception)))

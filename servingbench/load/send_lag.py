@@ -2,10 +2,10 @@
 
 A request sent after its intended time is late for one of two reasons. Either the generator could not keep
 its own schedule (its event loop woke late or was busy: the generator's limit), or the in-flight cap was
-full because the server had stopped answering, and the send waited for a slot (the server's stall). The
-locustfile records both per request: the send lag, and how much of it the schedule loop spent waiting for
-a slot ("held back"). Seen before the split: overload probes flagged GENERATOR-LIMITED at 4-25% generator
-CPU, their lag all the server's.
+full because the server had stopped answering, and the send waited for a slot, or for the backlog such a
+wait leaves (the server's stall). The locustfile records both per request: the send lag, and the part of
+it held back by the cap (loadtests.arrivals.CapHold says which part that is). Seen before the split:
+overload probes flagged GENERATOR-LIMITED at 4-25% generator CPU, their lag all the server's.
 
 A step is generator-limited only when the generator's CPU was saturated, or its *own* scheduling lag
 (send lag minus the held-back part) exceeded SEND_LAG_LIMIT_MS at p99 and the generator was not shown to
