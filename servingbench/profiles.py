@@ -49,7 +49,7 @@ class Profile:
         fixed = self.open_warmup_s + self.open_s + 3
         search = self.slo_probes * (self.open_warmup_s + self.probe_s + 4)
         confirm = (self.repeats if self.repeats > 1 else 0) * (self.open_warmup_s + self.probe_s + 4)
-        ceiling = 2 * self.ceiling_s  # closed loop, then the open-loop check at half its rate
+        ceiling = 2 * self.ceiling_s  # closed loop, then the open-loop check at a fraction of its rate
         return self.reference_s + ceiling + 6 + self.warmup_s + 3 + closed + fixed + search + confirm
 
 

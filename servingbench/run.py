@@ -20,7 +20,7 @@ from loadtests.corpus import request_texts
 from servingbench.adapter import Adapter, Tunables
 from servingbench.cpusets import format_cpus
 from servingbench.frameworks import load_adapter
-from servingbench.load.ceiling import measure_ceiling
+from servingbench.load.ceiling import OPEN_FRACTION, measure_ceiling
 from servingbench.load.locust import Distribution, LoadError, write_requests
 from servingbench.load.steps import StepContext
 from servingbench.measure.monitor import TreeMonitor
@@ -163,7 +163,7 @@ def _measure_ceiling(config: BenchConfig, adapter: Adapter, writer: RunWriter, p
     if profile.ceiling_s <= 0:
         return
     progress(f"load generator ceiling: no-op server, {max(profile.users)} users, {profile.ceiling_s:.0f} s, "
-             "then open loop at half that rate")
+             f"then open loop at {OPEN_FRACTION:g} of that rate")
     ceiling = measure_ceiling(requests_file, config.server_cpus, config.loadgen_cpus, max(profile.users),
                               profile.ceiling_s, writer.folder / "ceiling", distribution=config.distribution)
     writer.record.generator_ceiling = ceiling

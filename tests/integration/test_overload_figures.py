@@ -7,16 +7,18 @@ server's (not "generator-limited").
   the split flagged such probes GENERATOR-LIMITED at a few % generator CPU); the generator's own lag is
   not, so the step is not generator-limited.
 - A closed port: every request, open and closed loop, is "connection refused".
+- The ceiling's open-loop check records the generator's own lag at its rate against the no-op server.
 """
 
 from __future__ import annotations
 
 import socket
 
+import numpy as np
 import pytest
 
 from servingbench.cpusets import split_cpus
-from servingbench.load.ceiling import start_noop, stop_noop
+from servingbench.load.ceiling import OPEN_FRACTION, Ceiling, measure_ceiling, start_noop, stop_noop
 from servingbench.load.failures import count_kinds
 from servingbench.load.locust import read_requests, run_locust, run_open_loop
 from servingbench.load.send_lag import SEND_LAG_LIMIT_MS, generator_limited, send_lags
@@ -72,3 +74,20 @@ def test_a_closed_port_is_connection_refused_in_open_and_closed_loop(tmp_path, r
     assert count_kinds(opened.samples[:, 2]) == {"connection refused": opened.samples.shape[0]}
     assert closed.samples.shape[0] >= 10
     assert count_kinds(closed.samples[:, 2]) == {"connection refused": closed.samples.shape[0]}
+
+
+def test_the_ceiling_records_the_generator_own_lag_on_the_open_loop_schedule(tmp_path, requests_file):
+    """What an open-loop step's own lag is judged against: the same schedule against the no-op server."""
+    server_cpus, loadgen_cpus = split_cpus()
+    ceiling = measure_ceiling(requests_file, server_cpus, loadgen_cpus, users=8, seconds=3.0,
+                              out_dir=tmp_path)
+    print(ceiling)
+    assert ceiling.rps > 100
+    assert ceiling.open_rate_rps == pytest.approx(ceiling.rps * OPEN_FRACTION, abs=0.1)
+    assert 0.0 <= ceiling.open_lag_p99_ms < 1000.0 and 0.0 < ceiling.open_generator_cpu_util < 1.5
+    opened = np.load(tmp_path / "ceiling_open.samples.npy")
+    assert (opened[:, 2] == 200).all() and (opened[:, 4] == 0).all()  # a no-op server holds nothing back
+    kept = ceiling.keeps_schedule_rps
+    assert kept == (ceiling.open_rate_rps if ceiling.open_lag_p99_ms <= SEND_LAG_LIMIT_MS
+                    and ceiling.open_generator_cpu_util < 0.9 else None)
+    assert Ceiling.from_dict(ceiling.to_dict()) == ceiling
