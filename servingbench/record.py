@@ -48,10 +48,14 @@ class SchemaError(ValueError):
 @dataclass(frozen=True)
 class Resources(Record):
     """The load generator's CPU use during a step and the server tree's (None where it is not watched:
-    a remote target or a container)."""
+    a remote target or a container).
+
+    The server's figures cover the measured window (``resources_start``..``resources_end``), and
+    CPU-ms/request divides by the successful responses completed in it; runs written before those two
+    fields existed took them over the whole Locust run and divided by every successful request."""
 
     generator_cpu_util: float
-    """Locust's CPU seconds per wall second, as a fraction of its CPUs."""
+    """Locust's CPU seconds per wall second, as a fraction of its CPUs, plus ``monitor_cpu_util``."""
     server_cpu_s: float | None = None
     server_cpu_util: float | None = None
     cpu_ms_per_request: float | None = None
@@ -59,6 +63,13 @@ class Resources(Record):
     mem_mean_mib: float | None = None
     memory_kind: str | None = None
     processes: int | None = None
+    monitor_cpu_util: float | None = None
+    """The harness's process-tree monitor's CPU over the window, as a fraction of the load generator's
+    CPUs (the harness runs there); already included in ``generator_cpu_util``. None: no monitor ran."""
+    resources_start: float | None = None
+    resources_end: float | None = None
+    """Wall-clock interval the server figures cover: the measured window, clipped to the monitor's
+    samples. None in older runs (figures over the whole Locust run) and where nothing was watched."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -60,6 +60,9 @@ def test_quick_bench_writes_a_complete_honest_run(framework, tmp_path, model_dir
         assert step["ok"] > 0 and step["throughput_rps"] > 0
         assert step["p50_ms"] <= step["p90_ms"] <= step["p99_ms"] <= step["p999_ms"] <= step["max_ms"]
         assert step["cpu_ms_per_request"] > 0 and step["mem_peak_mib"] > 10
+        # resources cover the measured window; the monitor's own CPU is charged to the generator
+        assert step["resources_start"] == step["window_start"] and step["resources_end"] <= step["window_end"]
+        assert 0 < step["monitor_cpu_util"] < 0.1 and step["generator_cpu_util"] > step["monitor_cpu_util"]
         # the reported percentiles are exactly those of the raw samples in the measured window
         raw = np.load(folder / step["samples_file"])
         window = stats.in_window(raw, step["window_start"], step["window_end"])

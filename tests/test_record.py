@@ -182,11 +182,13 @@ def test_step_keys_are_those_of_schema_1_plus_the_name():
                  "window_p99_ms", "window_requests", "throughput_spread", "p99_spread", "stable", "rule"}
     open_v1 = (closed_v1 - {"users", "window_covered_s", "request_budget_spent"}) | {
         "rate_rps", "seed", "latency_from", "intended_requests", "not_answered", "send_lag_p99_ms", "purpose"}
-    assert json_keys(ClosedStep) == closed_v1 | {"name", "percentile_ci_ms", "failure_kinds"}
-    # schema 2 adds the goodput's and the send lag's bookkeeping to open steps (defaults when a schema-1
-    # step is read)
-    assert json_keys(OpenStep) == open_v1 | {"name", "percentile_ci_ms", "failure_kinds", "in_flight_at_end",
-                                             "throughput_is", "held_back_sends", "own_lag_p99_ms"}
+    # schema 2 adds the window the resources cover, the monitor's share of the generator's CPU and the
+    # failures by kind to every step, the goodput's and the send lag's bookkeeping to open steps (defaults
+    # when a schema-1 step is read)
+    window = {"monitor_cpu_util", "resources_start", "resources_end"}
+    assert json_keys(ClosedStep) == closed_v1 | {"name", "percentile_ci_ms", "failure_kinds"} | window
+    goodput = {"in_flight_at_end", "throughput_is", "held_back_sends", "own_lag_p99_ms"}
+    assert json_keys(OpenStep) == open_v1 | {"name", "percentile_ci_ms", "failure_kinds"} | goodput | window
 
 
 def test_a_step_without_stability_reads_back_without_it():

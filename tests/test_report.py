@@ -343,3 +343,14 @@ def test_history_series_do_not_mix_machines_or_cpu_sets(tmp_path):
               extra={"cpus": {"server": [0, 1], "loadgen": [2]}})
     series = build_series([run_view(r) for r in list_runs(root)])
     assert sorted(len(v) for v in series.values()) == [1, 2]
+
+
+def test_run_page_says_the_resources_are_from_the_measured_window(tmp_path):
+    windowed = write_run(tmp_path / "results")
+    assert run_view(load_run(windowed)).resources_covers == "window"
+    page = write_run_report(windowed).read_text()
+    assert 'data-resources-covers="window"' in page and "cover the measured window only" in page
+    assert "of which the harness's resource monitor 1.0%" in page  # its share of the generator's CPU
+    older = write_run(tmp_path / "results", "omega", schema=1)  # figures over each whole Locust run
+    assert run_view(load_run(older)).resources_covers == "run"
+    assert 'data-resources-covers="run"' in write_run_report(older).read_text()

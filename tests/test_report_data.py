@@ -42,7 +42,7 @@ def step(users: int, rps: float, p50: float, p99: float, *, t0: float = 1000.0, 
         status_counts={"200": n},
         resources=Resources(generator_cpu_util=0.2, server_cpu_s=1.0, server_cpu_util=0.5,
                             cpu_ms_per_request=cpu_ms, mem_peak_mib=mem, mem_mean_mib=mem, memory_kind="PSS",
-                            processes=1),
+                            processes=1, monitor_cpu_util=0.01, resources_start=t0, resources_end=t0 + 5.0),
         generator_limited=False, meets_slo=p99 <= slo_ms,
     )
 
@@ -95,7 +95,8 @@ def _schema1(record: RunRecord, steps: list[ClosedStep], tput: float, p99_1: flo
     doc["schema_version"] = 1
     for key in ("slo_search", "summary", "open_steps", "idle", "stop", "generator_ceiling"):
         doc.pop(key)
-    doc["steps"] = [{k: v for k, v in s.to_dict().items() if k != "name"} for s in steps]
+    schema2 = {"name", "monitor_cpu_util", "resources_start", "resources_end"}
+    doc["steps"] = [{k: v for k, v in s.to_dict().items() if k not in schema2} for s in steps]
     if record.status == "complete":
         doc["summary"] = {"peak_throughput_rps": tput, "peak_at_users": 4, "throughput_at_slo_rps": tput,
                           "slo_users": 4, "p50_ms_at_1_user": 10.0, "p99_ms_at_1_user": p99_1,

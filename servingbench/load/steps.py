@@ -1,9 +1,9 @@
 """Measured load steps against a running server: closed-loop users and open-loop arrival rates.
 
-Each step is one bounded Locust run; the server's process tree is sampled around it, the measured
-window is cut from the raw samples (warm-up discarded) and summarised with exact percentiles,
-stability windows, resource use, failures by kind (load/failures.py) and a flag when the load
-generator rather than the server was the limit (load/send_lag.py).
+Each step is one bounded Locust run; the measured window is cut from the raw samples (warm-up
+discarded) and summarised with exact percentiles, stability windows, the server's resource use over the
+same window (from the process-tree monitor's timestamped samples), failures by kind (load/failures.py)
+and a flag when the load generator rather than the server was the limit (load/send_lag.py).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from servingbench.load.failures import count_kinds, is_no_answer
 from servingbench.load.locust import GENERATOR_SATURATED, Distribution, LoadResult, run_locust, run_open_loop
 from servingbench.measure import stats
 from servingbench.measure.confidence import standard_cis
-from servingbench.measure.monitor import Sample, TreeMonitor
+from servingbench.measure.monitor import TreeMonitor, Usage
 from servingbench.measure.stability import stability
 from servingbench.measure.stats import LatencySummary
 from servingbench.record import GOODPUT, ClosedStep, OpenStep, Resources
@@ -41,20 +41,41 @@ class StepContext:
     (Ceiling.keeps_schedule_rps; None: not measured): the generator-limited rule's reference."""
 
 
-def _resources(ctx: StepContext, before: Sample | None, result: LoadResult) -> Resources:
-    if ctx.monitor is None or before is None:  # remote target: the server is not ours to watch
+def _resources(ctx: StepContext, result: LoadResult, start: float, end: float) -> Resources:
+    """The step's resources over its measured window [start, end] (see :func:`window_resources`)."""
+    if ctx.monitor is None:  # remote target or container: the server is not ours to watch
         return Resources(generator_cpu_util=result.generator_cpu_util)
-    ok_all = int(stats.ok_mask(result.samples).sum())
-    usage = ctx.monitor.usage(before, ctx.monitor.sample())
+    ctx.monitor.sample()  # one sample after the load, so that the window's end is bracketed
+    return window_resources(ctx.monitor.window(start, end), result.samples, result.generator_cpu_util,
+                            len(ctx.loadgen_cpus))
+
+
+def window_resources(usage: Usage | None, load_samples: np.ndarray, locust_cpu_util: float,
+                     loadgen_cpus: int) -> Resources:
+    """Server CPU, CPU-ms/request and memory over the measured window, not over Locust's whole life.
+
+    CPU-ms/request divides by the successful responses completed inside the same window (closed loop:
+    the window's requests; open loop: the goodput count). The monitor's own CPU over the window is
+    charged to the load generator: the CLI pins the harness process, monitor thread included, to the
+    load generator's CPUs (cli.py, ``os.sched_setaffinity(0, loadgen_cpus)``), so every CPU-second it
+    spends is one Locust could not, and it is counted as a fraction of those same CPUs.
+    """
+    if usage is None:  # too few monitor samples to say anything about the window
+        return Resources(generator_cpu_util=locust_cpu_util, monitor_cpu_util=0.0)
+    ok = stats.completed_ok_in_window(load_samples, usage.start, usage.end)
+    monitor_util = usage.monitor_cpu_s / (usage.end - usage.start) / max(1, loadgen_cpus)
     return Resources(
-        generator_cpu_util=result.generator_cpu_util,
+        generator_cpu_util=locust_cpu_util + monitor_util,
         server_cpu_s=usage.cpu_s,
         server_cpu_util=usage.cpu_util,
-        cpu_ms_per_request=usage.cpu_s * 1000 / ok_all if ok_all else float("nan"),
+        cpu_ms_per_request=usage.cpu_s * 1000 / ok if ok else float("nan"),
         mem_peak_mib=usage.mem_peak_bytes / 2**20,
         mem_mean_mib=usage.mem_mean_bytes / 2**20,
         memory_kind=usage.memory_kind,
         processes=usage.processes,
+        monitor_cpu_util=monitor_util,
+        resources_start=usage.start,
+        resources_end=usage.end,
     )
 
 
@@ -66,7 +87,6 @@ def closed_step(ctx: StepContext, users: int, warmup_s: float, measure_s: float,
                 max_requests: int, name: str | None = None) -> ClosedStep:
     """``users`` closed-loop users for warm-up + measured seconds; latency from actual send."""
     name = name or f"closed_u{users}"
-    before = ctx.monitor.sample() if ctx.monitor else None
     result = run_locust(ctx.requests_file, ctx.server.base_url, users=users, run_time_s=warmup_s + measure_s,
                         max_requests=max_requests, cpus=ctx.loadgen_cpus, out_dir=ctx.load_dir, name=name,
                         distribution=ctx.distribution)
@@ -75,7 +95,9 @@ def closed_step(ctx: StepContext, users: int, warmup_s: float, measure_s: float,
     # only a spent request budget ends the load early; a stalled server must not shrink the window
     budget_spent = result.samples.shape[0] >= max_requests
     covered = stats.covered_s(result.samples, start, start + measure_s) if budget_spent else measure_s
-    summary = stats.summarize(window, covered if covered > 0 else measure_s)
+    measured_s = covered if covered > 0 else measure_s
+    summary = stats.summarize(window, measured_s)
+    resources = _resources(ctx, result, start, start + measured_s)
     return ClosedStep(
         name=name,
         users=users,
@@ -87,8 +109,8 @@ def closed_step(ctx: StepContext, users: int, warmup_s: float, measure_s: float,
         latency=summary,
         status_counts=stats.status_counts(window),
         failure_kinds=count_kinds(window[:, 2]),
-        resources=_resources(ctx, before, result),
-        generator_limited=result.generator_cpu_util >= GENERATOR_SATURATED,
+        resources=resources,
+        generator_limited=resources.generator_cpu_util >= GENERATOR_SATURATED,
         meets_slo=_meets(ctx, summary),
         stability=stability(result.samples, start, start + measure_s, windows),
         percentile_ci_ms=percentile_intervals(stats.ok_latencies(window)),
@@ -99,13 +121,13 @@ def closed_step(ctx: StepContext, users: int, warmup_s: float, measure_s: float,
 def open_step(ctx: StepContext, rate_rps: float, warmup_s: float, measure_s: float, seed: int,
               name: str, windows: int = 3, purpose: str = "") -> OpenStep:
     """Poisson arrivals at ``rate_rps``; latency from each request's intended send time."""
-    before = ctx.monitor.sample() if ctx.monitor else None
     result = run_open_loop(ctx.requests_file, ctx.server.base_url, rate_rps=rate_rps,
                            duration_s=warmup_s + measure_s, seed=seed, cpus=ctx.loadgen_cpus,
                            out_dir=ctx.load_dir, name=name, distribution=ctx.distribution)
     start = result.test_start + warmup_s
     window, summary = open_window(result.samples, start, measure_s)
     lags = send_lag.send_lags(window)
+    resources = _resources(ctx, result, start, start + measure_s)
     return OpenStep(
         name=name,
         rate_rps=rate_rps,
@@ -124,8 +146,8 @@ def open_step(ctx: StepContext, rate_rps: float, warmup_s: float, measure_s: flo
         throughput_is=GOODPUT,
         status_counts=stats.status_counts(window),
         failure_kinds=count_kinds(window[:, 2]),
-        resources=_resources(ctx, before, result),
-        generator_limited=send_lag.generator_limited(result.generator_cpu_util, lags.own_p99_ms, rate_rps,
+        resources=resources,
+        generator_limited=send_lag.generator_limited(resources.generator_cpu_util, lags.own_p99_ms, rate_rps,
                                                      ctx.generator_keeps_rps),
         meets_slo=_meets(ctx, summary),
         stability=stability(result.samples, start, start + measure_s, windows, by_send_time=True),

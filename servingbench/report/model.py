@@ -100,6 +100,9 @@ class RunView:
     """How many of the SLO rate's repeats met the SLO themselves (the headline is their median)."""
     generator_limited: bool
     generator_ceiling: Ceiling | None
+    resources_covers: str = ""
+    """What the steps' server CPU and memory cover: "window" (the measured window), "run" (an older run:
+    each step's whole Locust run) or "" (the server was not watched)."""
     steps: list[dict] = field(default_factory=list)
     """Closed-loop steps as run.json writes them (flat mappings), for the tables and plots."""
     open_steps: list[dict] = field(default_factory=list)
@@ -341,6 +344,14 @@ def _cpu_ms(summary: Summary | None) -> tuple[float | None, str]:
     return (_num(summary.cpu_ms_per_request_at_peak) if summary else None), "at peak throughput"
 
 
+def _resources_covers(record: RunRecord) -> str:
+    every = [*record.steps, *record.open_steps]
+    watched = [s.resources for s in every if s.resources.server_cpu_s is not None]
+    if not watched:
+        return ""
+    return "window" if all(r.resources_start is not None for r in watched) else "run"
+
+
 def step_row(step: Step) -> dict:
     """A step as run.json writes it, with its failures by kind: runs written before kinds were stored
     have them read from their status counts (0 and -1 there keep their old, coarser meanings)."""
@@ -395,6 +406,7 @@ def run_view(record: RunRecord) -> RunView:
         repeats_passed=search.repeats_passed if search else None,
         generator_limited=bool(summary and summary.any_generator_limited),
         generator_ceiling=record.generator_ceiling,
+        resources_covers=_resources_covers(record),
         steps=[step_row(s) for s in record.steps],
         open_steps=[step_row(s) for s in record.open_steps],
     )

@@ -317,6 +317,22 @@ def remove_backend_shm() -> None:
             LOG.warning("removed leftover shared memory %s", region.name)
 
 
+def process_ended(process) -> bool:
+    """Whether tritonserver has exited, without reaping it.
+
+    Not ``is_alive()``: sh's is_alive reaps an exited child and then runs the exit callbacks in the
+    calling thread; PyTriton's callback calls Triton.stop(), which waits for the lock that the starting
+    main thread holds, so this watch would hang there instead of exiting (seen in CI: a 90 s hang).
+    """
+    if getattr(process, "exit_code", None) is not None:  # reaped already, by sh's own thread
+        return True
+    try:
+        stat = pathlib.Path(f"/proc/{process.pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] in ("Z", "X")  # a zombie has exited
+
+
 def watch_startup(triton, ready: threading.Event, stopping: threading.Event, run_dir: pathlib.Path,
                   workspace: pathlib.Path) -> None:
     """Fail fast when tritonserver dies during start (a port taken, a model that fails to load).
@@ -328,8 +344,8 @@ def watch_startup(triton, ready: threading.Event, stopping: threading.Event, run
     """
     while not ready.wait(0.5) and not stopping.is_set():
         server = getattr(triton, "_triton_server", None)
-        if server is not None and getattr(server, "_tritonserver_running_cmd", None) is not None \
-                and not server.is_alive():
+        command = getattr(server, "_tritonserver_running_cmd", None)
+        if command is not None and process_ended(command.process):
             log = run_dir / "tritonserver.log"
             lines = log.read_text(errors="replace").splitlines() if log.exists() else []
             errors = [line[:600] for line in lines if line.startswith("E")][-5:]
