@@ -9,7 +9,8 @@ its workers, so a worker on another machine needs nothing but the master's addre
   --sb-max-requests  stop after this many requests (every run is bounded in count as well as time)
   --sb-workers       how many workers share the load (1: no master, one process)
 and, read by the process that writes the samples (a single process or the master), the environment:
-  SB_SAMPLES_OUT     raw samples (.npy rows: start time s, latency ms, HTTP status[, send lag ms])
+  SB_SAMPLES_OUT     raw samples (.npy rows: start time s, latency ms, status; open loop adds send lag ms
+                     and the part of it held back by the in-flight cap, ms)
   SB_RUN_TIME        distributed: seconds after which the master stops its workers
 
 Locust's own percentiles are rounded into buckets, so every request is recorded raw and the harness
@@ -20,9 +21,16 @@ Closed loop hides server stalls: a user waiting on a slow answer does not send, 
 few measured requests (coordinated omission). In open mode one Locust user follows a fixed Poisson
 schedule and fires each request in its own greenlet at its intended time; latency is measured from
 the INTENDED send time, so time spent waiting for a free connection or a stalled server counts. A
-request sent late is recorded with its send lag; one that could not be sent before the drain
-deadline is recorded as failed (status -1), never skipped. With N workers each runs a Poisson
-schedule at rate/N with its own seed: their superposition is a Poisson process at the full rate.
+request sent late is recorded with its send lag, and with the part of it held back by the in-flight
+cap (a stalled server's doing, not the generator's; see loadtests.arrivals.CapHold); one that could not
+be sent before the drain deadline is recorded as "never sent", one sent but not answered by then as
+"unanswered at drain", never skipped.
+
+With N workers each runs a Poisson schedule at rate/N with its own seed: their superposition is a
+Poisson process at the full rate.
+
+The status column is the HTTP status when the server answered, else a code for why not (timeout,
+refused, reset, ...): servingbench/load/failures.py defines the codes and classifies Locust's exceptions.
 """
 
 from __future__ import annotations
@@ -37,13 +45,15 @@ from locust import FastHttpUser, constant, events, task
 from locust.runners import MasterRunner, WorkerRunner
 
 from servingbench.adapter import HttpRequest
+from servingbench.load.failures import NEVER_SENT, UNANSWERED, classify
 from servingbench.load.locust import decode_requests, read_request_rows
 
 CHUNK = 5000
 SAMPLES: list[tuple] = []
 REQUESTS: list[HttpRequest] = []
 _state: dict = {"started": 0.0, "rows": None, "next": None}
-_PENDING: dict[int, tuple[float, float]] = {}
+_PENDING: dict[int, tuple[float, float, float, float]] = {}
+"""Open loop, requests in flight: (intended wall time, intended perf time, send lag ms, held-back ms)."""
 
 
 @events.init_command_line_parser.add_listener
@@ -100,7 +110,7 @@ class ServingUser(FastHttpUser):
         """The whole Poisson schedule of this process's share, then wait to be stopped."""
         from gevent.pool import Group, Pool
 
-        from loadtests.arrivals import poisson_schedule
+        from loadtests.arrivals import CapHold, poisson_schedule
 
         opts = _opts(self.environment)
         index = getattr(self.environment.runner, "worker_index", 0) if _is_worker(self.environment) else 0
@@ -110,21 +120,27 @@ class ServingUser(FastHttpUser):
         wall0, t0 = time.time(), time.perf_counter()
         deadline = t0 + opts.sb_duration + opts.sb_drain
         _state["started"] = wall0
+        hold = CapHold()
+        nan = float("nan")
         for i, offset in enumerate(offsets):
             delay = t0 + offset - time.perf_counter()
             if delay > 0:
                 gevent.sleep(delay)
-            if group.full():  # as many requests in flight as allowed: this send will be late
+                hold.caught_up()
+            if group.full():  # as many requests in flight as allowed: held back until one comes back
+                hold.waited()
                 group.wait_available(timeout=max(0.0, deadline - time.perf_counter()))
                 if group.full():  # nothing came back before the deadline: the rest are never sent
                     now = time.perf_counter()
-                    SAMPLES.extend((wall0 + o, (now - t0 - o) * 1000, -1, float("nan")) for o in offsets[i:])
+                    SAMPLES.extend((wall0 + o, (now - t0 - o) * 1000, NEVER_SENT, nan, nan)
+                                   for o in offsets[i:])
                     break
-            group.spawn(self._one, wall0 + offset, t0 + offset)
+            held_ms = hold.held_ms(t0 + offset, time.perf_counter())
+            group.spawn(self._one, wall0 + offset, t0 + offset, held_ms)
         group.join(timeout=max(0.0, deadline - time.perf_counter()))
         now = time.perf_counter()
-        for wall, intended in _PENDING.values():  # unanswered at the deadline: counted, not dropped
-            SAMPLES.append((wall, (now - intended) * 1000, -1, float("nan")))
+        for wall, intended, lag_ms, held_ms in _PENDING.values():  # unanswered at the deadline: counted
+            SAMPLES.append((wall, (now - intended) * 1000, UNANSWERED, lag_ms, held_ms))
         _PENDING.clear()
         group.kill(block=False)
         if not _is_worker(self.environment):
@@ -133,21 +149,24 @@ class ServingUser(FastHttpUser):
         while True:  # a worker waits for its master to stop the run
             gevent.sleep(1)
 
-    def _one(self, intended_wall: float, intended: float) -> None:
+    def _one(self, intended_wall: float, intended: float, held_ms: float) -> None:
+        """One scheduled request; ``held_ms`` of its send lag was spent waiting for an in-flight slot."""
         key = id(gevent.getcurrent())
-        _PENDING[key] = (intended_wall, intended)
-        req = _next_request()
         lag_ms = (time.perf_counter() - intended) * 1000
-        outcome: dict = {}  # Locust's request event marks failures in it (see _on_request)
+        _PENDING[key] = (intended_wall, intended, lag_ms, held_ms)
+        req = _next_request()
+        # Locust's request event puts the request's exception in it (see _on_request). Nested: Locust
+        # copies the context dict it is given (merging the user's context), but not what it holds.
+        outcome: dict = {}
         try:
             response = self.client.request(req.method, req.path, data=req.body, headers=req.headers,
-                                           name="infer", context=outcome)
-            status = response.status_code or 0
-            if outcome.get("failed") and 200 <= status < 300:
-                status = 0
+                                           name="infer", context={"sb_outcome": outcome})
+            code = classify(response.status_code or 0, outcome.get("exception"))
+        except Exception as exc:  # outside Locust's list of request failures: still counted, by kind
+            code = classify(0, exc)
         finally:
             _PENDING.pop(key, None)
-        SAMPLES.append((intended_wall, (time.perf_counter() - intended) * 1000, status, lag_ms))
+        SAMPLES.append((intended_wall, (time.perf_counter() - intended) * 1000, code, lag_ms, held_ms))
 
 
 @events.init.add_listener
@@ -212,13 +231,12 @@ def _on_request(response_time: float, start_time: float, response: object, excep
                 context: object = None, **_kwargs: object) -> None:
     environment = _state["environment"]
     if _opts(environment).sb_mode != "closed":
-        if exception is not None and isinstance(context, dict):
-            context["failed"] = True
+        outcome = context.get("sb_outcome") if isinstance(context, dict) else None
+        if isinstance(outcome, dict):
+            outcome["exception"] = exception
         return
-    status = getattr(response, "status_code", 0) or 0
-    if exception is not None and 200 <= status < 300:
-        status = 0  # a 2xx that still failed (e.g. truncated body) counts as a failure
-    SAMPLES.append((start_time, response_time, status))
+    # a 2xx that still failed (e.g. a truncated body) counts as a failure of the exception's kind
+    SAMPLES.append((start_time, response_time, classify(getattr(response, "status_code", 0) or 0, exception)))
     if len(SAMPLES) == _opts(environment).sb_max_requests and not _is_worker(environment):
         gevent.spawn(environment.runner.quit)
 
@@ -227,7 +245,7 @@ def _on_request(response_time: float, start_time: float, response: object, excep
 def _on_quit(environment, **_kwargs: object) -> None:
     out = os.environ.get("SB_SAMPLES_OUT")
     if out and not _is_worker(environment):
-        columns = 3 if _opts(environment).sb_mode == "closed" else 4
+        columns = 3 if _opts(environment).sb_mode == "closed" else 5
         data = np.array(SAMPLES, dtype=np.float64).reshape(-1, columns)
         np.save(out + ".tmp.npy", data)
         with open(out + ".start", "w") as fh:

@@ -94,7 +94,8 @@ class Profile:
         probe = sum(self.open_warmup_s + seconds + 4 for seconds in self.probe_plan())
         confirm = (self.repeats if self.repeats > 1 else 0) * probe
         fresh = (self.fresh_warmup_s + 3 + 5) if self.fresh_start and self.repeats > 1 else 0.0  # + parity
-        return (self.reference_s + self.ceiling_s + 6 + self.warmup_s + 3 + closed + fixed
+        ceiling = 2 * self.ceiling_s  # closed loop, then the open-loop check at a fraction of its rate
+        return (self.reference_s + ceiling + 6 + self.warmup_s + 3 + closed + fixed
                 + self.slo_probes * probe + confirm + fresh)
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loadtests.corpus import request_texts
+from servingbench.load.failures import describe_kinds
 from servingbench.load.locust import run_locust, write_requests
 from servingbench.load.probes import adaptive_probe
 from servingbench.load.steps import StepContext, closed_step, open_step
@@ -244,8 +245,13 @@ def describe_verdict(verdict: ProbeVerdict) -> str:
 def describe_step(step: Step) -> str:
     lat, res = step.latency, step.resources
     load = f"{step.users} users" if isinstance(step, ClosedStep) else f"{step.rate_rps:.1f} req/s offered"
+    errors = f"errors {lat.errors}"
+    if lat.errors and step.failure_kinds:
+        errors += f" ({describe_kinds(step.failure_kinds)})"
     parts = [load, f"{lat.throughput_rps:.1f} req/s", f"p50 {lat.p50_ms:.1f} ms", f"p99 {lat.p99_ms:.1f} ms",
-             f"errors {lat.errors}"]
+             errors]
+    if isinstance(step, OpenStep) and step.held_back_sends:
+        parts.append(f"{step.held_back_sends} sends held back by the in-flight cap (server stalled)")
     if res.server_cpu_util is not None:
         parts.append(f"server CPU {res.server_cpu_util:.2f}")
     if step.stability is not None and step.stability.stable is False:
@@ -273,10 +279,11 @@ def check_answering(server: Target, step: Step, when: str, tries: int = 3, timeo
             last = f"{type(exc).__name__}: {exc}"
         if attempt + 1 < tries:
             time.sleep(1.0)
-    counts = ", ".join(f"{k}: {v}" for k, v in sorted(step.status_counts.items())) or "none"
+    counts = describe_kinds(step.failure_kinds) if step.failure_kinds else (
+        ", ".join(f"{k}: {v}" for k, v in sorted(step.status_counts.items())) or "none")
     raise TargetStoppedAnswering(
         f"{server.adapter.display_name} at {server.base_url} stopped answering during {when}: no successful "
-        f"response in its measured window ({step.latency.requests} requests; statuses {counts}), and "
+        f"response in its measured window ({step.latency.requests} requests; failures {counts}), and "
         f"{tries} direct predictions failed (last: {last}). Steps measured before it are kept.")
 
 

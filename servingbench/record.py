@@ -100,6 +100,10 @@ class Step(Record):
     bounds on the rank); None where the samples are too few to bound that side (measure/confidence.py)."""
     histogram: str = field(default="", repr=False, compare=False, metadata=SKIP)
     """HdrHistogram of the successful latencies (µs, base64); written to histograms.json, not run.json."""
+    failure_kinds: dict[str, int] = field(default_factory=dict)
+    """Failed requests of the window by kind ("HTTP 503", "timeout", "connection refused", "never sent",
+    ...; load/failures.py), only the kinds that occurred. Empty for runs written before kinds were
+    counted: read those from status_counts (failures.kinds_from_status_counts)."""
 
     def __post_init__(self) -> None:
         if self.mode != self.MODE:
@@ -168,6 +172,12 @@ class OpenStep(Step):
         if self.segments:
             return sum(s.window_end - s.window_start for s in self.segments)
         return self.window_end - self.window_start
+    held_back_sends: int | None = None
+    """Sends that waited for a slot under the in-flight cap: the server had stopped answering (its stall,
+    not the generator's). None for runs written before it was recorded."""
+    own_lag_p99_ms: float | None = None
+    """The generator's own scheduling lag, p99: send lag minus the time held back by the cap. The
+    generator-limited rule judges this, not send_lag_p99_ms (load/send_lag.py)."""
 
     def probe(self, slo_p99_ms: float, max_error_rate: float) -> Probe:
         """This step as an SLO verdict (a search probe or a confirmation).

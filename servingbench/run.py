@@ -22,7 +22,7 @@ from loadtests.corpus import request_texts
 from servingbench.adapter import Adapter, Tunables
 from servingbench.cpusets import format_cpus
 from servingbench.frameworks import load_adapter
-from servingbench.load.ceiling import measure_ceiling
+from servingbench.load.ceiling import OPEN_FRACTION, measure_ceiling
 from servingbench.load.locust import Distribution, LoadError, write_requests
 from servingbench.load.steps import StepContext
 from servingbench.measure.monitor import TreeMonitor
@@ -203,8 +203,10 @@ class ServerUnderTest:
                 _measure_idle(monitor, record)
         run_parity_gate(target, self.model_dir, record, self.progress)
         load_dir = self.writer.folder / "load"
+        ceiling = record.generator_ceiling
         return StepContext(target, monitor, load_dir / "requests.json", load_dir, self.config.loadgen_cpus,
-                           self.config.slo_p99_ms, distribution=self.config.distribution)
+                           self.config.slo_p99_ms, distribution=self.config.distribution,
+                           generator_keeps_rps=ceiling.keeps_schedule_rps if ceiling else None)
 
     def restart(self) -> StepContext:
         """Stop the server (verified), start it afresh (parity gate again) and warm it up briefly."""
@@ -242,11 +244,16 @@ def _measure_ceiling(config: BenchConfig, adapter: Adapter, writer: RunWriter, p
     requests_file = write_requests(adapter, request_texts(), writer.folder / "load" / "requests.json")
     if profile.ceiling_s <= 0:
         return
-    progress(f"load generator ceiling: no-op server, {max(profile.users)} users, {profile.ceiling_s:.0f} s")
+    progress(f"load generator ceiling: no-op server, {max(profile.users)} users, {profile.ceiling_s:.0f} s, "
+             f"then open loop at {OPEN_FRACTION:g} of that rate")
     ceiling = measure_ceiling(requests_file, config.server_cpus, config.loadgen_cpus, max(profile.users),
                               profile.ceiling_s, writer.folder / "ceiling", distribution=config.distribution)
     writer.record.generator_ceiling = ceiling
     progress(f"  generator ceiling {ceiling.rps:.0f} req/s ({ceiling.bound})")
+    if ceiling.open_rate_rps is not None and ceiling.open_lag_p99_ms is not None:
+        kept = "kept" if ceiling.keeps_schedule_rps else "NOT kept: open-loop steps above it judged alone"
+        progress(f"  open loop at {ceiling.open_rate_rps:.0f} req/s against it: own send lag p99 "
+                 f"{ceiling.open_lag_p99_ms:.1f} ms, schedule {kept}")
 
 
 def _manifest(model_dir: Path) -> dict:

@@ -190,16 +190,19 @@ def test_step_keys_are_those_of_schema_1_plus_the_name():
                  "window_p99_ms", "window_requests", "throughput_spread", "p99_spread", "stable", "rule"}
     open_v1 = (closed_v1 - {"users", "window_covered_s", "request_budget_spent"}) | {
         "rate_rps", "seed", "latency_from", "intended_requests", "not_answered", "send_lag_p99_ms", "purpose"}
-    # schema 2 adds the window the resources cover and the monitor's share of the generator's CPU
+    # schema 2 adds the window the resources cover, the monitor's share of the generator's CPU and the
+    # failures by kind to every step, the goodput's and the send lag's bookkeeping to open steps (defaults
+    # when a schema-1 step is read)
     window = {"monitor_cpu_util", "resources_start", "resources_end"}
-    assert json_keys(ClosedStep) == closed_v1 | {"name", "percentile_ci_ms"} | window
+    assert json_keys(ClosedStep) == closed_v1 | {"name", "percentile_ci_ms", "failure_kinds"} | window
     # schema 2 adds the goodput's bookkeeping to open steps, and to probes the early-stopping verdict, the
     # adaptive probe's segments and the fresh start (defaults when a schema-1 or older step is read)
     verdict = {"outcome", "judged_requests", "overlatency", "failed_requests", "confidence",
                "look_confidence", "looks", "planned_looks", "queries_to_pass", "early_stopping_p99_ms",
                "reason"}
-    assert json_keys(OpenStep) == open_v1 | {"name", "percentile_ci_ms", "in_flight_at_end", "throughput_is",
-                                             "segments", "fresh_start"} | verdict | window
+    goodput = {"in_flight_at_end", "throughput_is", "held_back_sends", "own_lag_p99_ms"}
+    assert json_keys(OpenStep) == open_v1 | {"name", "percentile_ci_ms", "failure_kinds", "segments",
+                                             "fresh_start"} | goodput | verdict | window
 
 
 def test_a_step_without_stability_reads_back_without_it():

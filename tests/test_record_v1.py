@@ -177,10 +177,12 @@ def test_a_schema_1_run_reads_into_the_typed_record_with_every_value_kept(tmp_pa
         for old, new in zip(v1_steps, steps, strict=True):
             # schema 2's own, defaulted for v1
             added = {"name", "percentile_ci_ms", "in_flight_at_end", "throughput_is", "monitor_cpu_util",
-                     "resources_start", "resources_end", "segments", "fresh_start"}
+                     "resources_start", "resources_end", "segments", "fresh_start", "failure_kinds",
+                     "held_back_sends", "own_lag_p99_ms"}
             assert same({k: v for k, v in new.to_dict().items() if k not in added}, old)
             assert getattr(new, "throughput_is", "") == ""  # never claimed as goodput
             assert new.resources.resources_start is None  # never claimed as the window's resources
+            assert new.failure_kinds == {} and getattr(new, "held_back_sends", None) is None  # not recorded
             assert new.name == Path(old["samples_file"]).name.removesuffix(".samples.npy")
     too_few = record.steps[1].stability
     assert math.isnan(too_few.throughput_spread) and too_few.stable is None

@@ -2,8 +2,8 @@
 
 Each step is one bounded Locust run; the measured window is cut from the raw samples (warm-up
 discarded) and summarised with exact percentiles, stability windows, the server's resource use over the
-same window (from the process-tree monitor's timestamped samples) and a flag when the load generator
-rather than the server was the limit.
+same window (from the process-tree monitor's timestamped samples), failures by kind (load/failures.py)
+and a flag when the load generator rather than the server was the limit (load/send_lag.py).
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from servingbench.load import send_lag
+from servingbench.load.failures import count_kinds, is_no_answer
 from servingbench.load.locust import GENERATOR_SATURATED, Distribution, LoadResult, run_locust, run_open_loop
 from servingbench.measure import stats
 from servingbench.measure.confidence import standard_cis
@@ -23,9 +25,6 @@ from servingbench.measure.stability import stability
 from servingbench.measure.stats import LatencySummary
 from servingbench.record import GOODPUT, ClosedStep, OpenStep, Resources
 from servingbench.servers.target import Target
-
-SEND_LAG_LIMIT_MS = 10.0
-"""Open loop: if the generator's p99 send lag exceeds this, it could not keep the schedule."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +39,9 @@ class StepContext:
     distribution: Distribution = field(default_factory=Distribution)
     open_loop: Callable[..., LoadResult] = run_open_loop
     """What runs one open-loop schedule (load.locust.run_open_loop; tests give a synthetic server)."""
+    generator_keeps_rps: float | None = None
+    """The rate up to which the generator kept its own schedule against the no-op server
+    (Ceiling.keeps_schedule_rps; None: not measured): the generator-limited rule's reference."""
 
 
 def _resources(ctx: StepContext, result: LoadResult, start: float, end: float) -> Resources:
@@ -109,6 +111,7 @@ def closed_step(ctx: StepContext, users: int, warmup_s: float, measure_s: float,
         samples_file=str(Path("load") / f"{name}.samples.npy"),
         latency=summary,
         status_counts=stats.status_counts(window),
+        failure_kinds=count_kinds(window[:, 2]),
         resources=resources,
         generator_limited=resources.generator_cpu_util >= GENERATOR_SATURATED,
         meets_slo=_meets(ctx, summary),
@@ -126,10 +129,7 @@ def open_step(ctx: StepContext, rate_rps: float, warmup_s: float, measure_s: flo
                            out_dir=ctx.load_dir, name=name, distribution=ctx.distribution)
     start = result.test_start + warmup_s
     window, summary = open_window(result.samples, start, measure_s)
-    lags = window[:, 3] if window.size else np.zeros(0)
-    lags = lags[~np.isnan(lags)]
-    lag_p99 = stats.exact_percentiles(lags)["p99"] if lags.size else float("nan")
-    late = bool(lag_p99 == lag_p99 and lag_p99 > SEND_LAG_LIMIT_MS)  # NaN-safe
+    lags = send_lag.send_lags(window)
     resources = _resources(ctx, result, start, start + measure_s)
     return OpenStep(
         name=name,
@@ -141,13 +141,17 @@ def open_step(ctx: StepContext, rate_rps: float, warmup_s: float, measure_s: flo
         samples_file=str(Path("load") / f"{name}.samples.npy"),
         latency=summary,
         intended_requests=int(window.shape[0]),
-        not_answered=int((window[:, 2] == -1).sum()) if window.size else 0,
-        send_lag_p99_ms=lag_p99,
+        not_answered=int(is_no_answer(window[:, 2]).sum()),
+        send_lag_p99_ms=lags.p99_ms,
+        held_back_sends=lags.held_back,
+        own_lag_p99_ms=lags.own_p99_ms,
         in_flight_at_end=stats.in_flight_at(result.samples, start, start + measure_s),
         throughput_is=GOODPUT,
         status_counts=stats.status_counts(window),
+        failure_kinds=count_kinds(window[:, 2]),
         resources=resources,
-        generator_limited=bool(resources.generator_cpu_util >= GENERATOR_SATURATED or late),
+        generator_limited=send_lag.generator_limited(resources.generator_cpu_util, lags.own_p99_ms, rate_rps,
+                                                     ctx.generator_keeps_rps),
         meets_slo=_meets(ctx, summary),
         stability=stability(result.samples, start, start + measure_s, windows, by_send_time=True),
         percentile_ci_ms=percentile_intervals(stats.ok_latencies(window)),

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from hdrh.histogram import HdrHistogram
 
+from servingbench.load.failures import is_no_answer, is_ok
 from servingbench.serial import Record
 
 PERCENTILES = {"p50": 50.0, "p90": 90.0, "p99": 99.0, "p999": 99.9}
@@ -80,7 +81,7 @@ def in_flight_at(samples: np.ndarray, start: float, end: float) -> int:
         return 0
     sent = (samples[:, 0] >= start) & (samples[:, 0] < end)
     done = samples[:, 0] + np.nan_to_num(samples[:, 1], nan=np.inf) / 1000.0
-    unanswered = samples[:, 2] == -1
+    unanswered = is_no_answer(samples[:, 2])
     return int((sent & (unanswered | (done >= end))).sum())
 
 
@@ -88,7 +89,7 @@ def ok_mask(samples: np.ndarray) -> np.ndarray:
     """Rows answered with a 2xx status."""
     if samples.size == 0:
         return np.zeros(0, dtype=bool)
-    return (samples[:, 2] >= 200) & (samples[:, 2] < 300)
+    return is_ok(samples[:, 2])
 
 
 def ok_latencies(samples: np.ndarray) -> np.ndarray:
@@ -96,7 +97,7 @@ def ok_latencies(samples: np.ndarray) -> np.ndarray:
 
 
 def status_counts(samples: np.ndarray) -> dict[str, int]:
-    """{"200": n, "503": m, "0": k} (0 = no response: connection error or timeout)."""
+    """{"200": n, "503": m, "-2": k}: HTTP statuses and the codes of load/failures.py, as written."""
     if samples.size == 0:
         return {}
     values, counts = np.unique(samples[:, 2], return_counts=True)

@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from servingbench.load.ceiling import Ceiling
+from servingbench.load.failures import kinds_from_status_counts
 from servingbench.measure.capacity import capacity_interval
 from servingbench.measure.comparison import RunInterval
 from servingbench.measure.cost import Cost, price_age_note
 from servingbench.measure.parity import ParityResult
 from servingbench.measure.reference import Reference
 from servingbench.measure.slo_search import Probe
-from servingbench.record import Machine, RunRecord, SloSearch, Summary
+from servingbench.record import Machine, RunRecord, SloSearch, Step, Summary
 
 COMPLETE = "complete"
 TOO_FEW_SAMPLES = "too few samples"
@@ -391,6 +392,15 @@ def _held(record: RunRecord, throughput: float | None) -> tuple[bool, RunInterva
     return True, RunInterval(low=throughput, high=throughput, median=throughput, repeats=1)
 
 
+def step_row(step: Step) -> dict:
+    """A step as run.json writes it, with its failures by kind: runs written before kinds were stored
+    have them read from their status counts (0 and -1 there keep their old, coarser meanings)."""
+    row = step.to_dict()
+    if not row.get("failure_kinds"):
+        row["failure_kinds"] = kinds_from_status_counts(step.status_counts)
+    return row
+
+
 def run_view(record: RunRecord) -> RunView:
     """Build the view of a run (as results.load_run returns it)."""
     summary = record.summary
@@ -441,6 +451,6 @@ def run_view(record: RunRecord) -> RunView:
         generator_limited=bool(summary and summary.any_generator_limited),
         generator_ceiling=record.generator_ceiling,
         resources_covers=_resources_covers(record),
-        steps=[s.to_dict() for s in record.steps],
-        open_steps=[s.to_dict() for s in record.open_steps],
+        steps=[step_row(s) for s in record.steps],
+        open_steps=[step_row(s) for s in record.open_steps],
     )
