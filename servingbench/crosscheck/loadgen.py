@@ -142,6 +142,7 @@ def child(args: argparse.Namespace) -> int:
     log = lg.LogSettings()
     log.log_output.outdir = str(args.out)
     log.log_output.copy_summary_to_stdout = True
+    log.enable_trace = False  # megabytes per run of per-query trace events that nothing reads
     lg_sut = lg.ConstructSUT(sut.issue_queries, sut.flush_queries)
     qsl = lg.ConstructQSL(len(requests), len(requests), lambda _s: None, lambda _s: None)
     try:
