@@ -147,7 +147,7 @@ def plan(cap: float, fractions: list[float], rounds: int) -> list[tuple[float, A
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--fractions", default="0.75,0.85,0.93", help="rates as fractions of capacity")
+    parser.add_argument("--fractions", default="0.8,0.92", help="rates as fractions of capacity")
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     server_cpus, loadgen_cpus = split_cpus()
@@ -164,13 +164,16 @@ def main() -> int:
         for i, (rate, arm) in enumerate(plan(cap, [float(f) for f in args.fractions.split(",")],
                                              args.rounds)):
             started = time.time()
+            cpu0 = sum(psutil.Process(server.pid).cpu_times()[:2])
             with ConnectionWatch(server.pid, server.port) as watch:
                 if arm.tool == "locust":
                     row = locust_arm(ctx, rate, arm, 1000 + i, f"x{i}")
                 else:
                     row = loadgen_arm(requests_file, server.base_url, rate, arm, 1000 + i, loadgen_cpus,
                                       args.out / f"loadgen{i}")
-            row.update(rate_rps=rate, arm=arm.label, connections_seen=len(watch.ports),
+            cpu_s = sum(psutil.Process(server.pid).cpu_times()[:2]) - cpu0
+            row.update(server_cpu_ms_per_request=round(cpu_s * 1000 / max(1, row["requests"] or 1), 2),
+                       rate_rps=rate, arm=arm.label, connections_seen=len(watch.ports),
                        peak_connections=watch.peak, wall_s=round(time.time() - started, 1),
                        load_average=os.getloadavg()[0])
             rows.append(row)
