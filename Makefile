@@ -5,6 +5,7 @@
 #              [LOADGEN_MASTER=host:port LOADGEN_REMOTE_WORKERS=M]   (workers: make loadgen-worker MASTER=host:port)
 #   make compare [FRAMEWORKS=a,b] [PRESETS=default,tuned] [PROFILE=...]   every framework in turn
 #   make tune FRAMEWORK=<name> [BUDGET_MIN=12]   earn the tuned preset by a configuration search
+#   make crosscheck FRAMEWORK=<name> [PRESET=..] [DURATION_S=45]   the newest headline re-judged by MLPerf LoadGen
 #   make test        the whole test suite (unit, model, real servers, end-to-end benches)
 #   make report      HTML reports from results/
 SHELL := /bin/bash
@@ -22,10 +23,10 @@ HARNESS = $$($(PYTHON) -m servingbench.envs harness $(HARNESS_REQ) --project $(C
 SB = py=$(HARNESS) && "$$(dirname $$py)/servingbench"
 opt = $(if $(2),$(1) $(2))
 
-.PHONY: help bench compare tune loadgen-worker list report model env test test-fast lint clean
+.PHONY: help bench compare tune crosscheck loadgen-worker list report model env test test-fast lint clean
 
 help:
-	@sed -n '2,9p' Makefile
+	@sed -n '2,10p' Makefile
 
 bench:
 	@if [ -z "$(FRAMEWORK)" ]; then echo "usage: make bench FRAMEWORK=<name>; frameworks: $$(ls frameworks | tr '\n' ' ')"; exit 2; fi
@@ -47,6 +48,12 @@ tune:
 	@if [ -z "$(FRAMEWORK)" ]; then echo "usage: make tune FRAMEWORK=<name> [BUDGET_MIN=12]"; exit 2; fi
 	@$(SB) tune --framework $(FRAMEWORK) --budget-min $(or $(BUDGET_MIN),12) \
 		--slo-ms $(SLO) $(call opt,--server-cpus,$(SERVER_CPUS)) $(call opt,--loadgen-cpus,$(LOADGEN_CPUS))
+
+crosscheck:
+	@if [ -z "$(FRAMEWORK)" ]; then echo "usage: make crosscheck FRAMEWORK=<name> [PRESET=default|tuned] [DURATION_S=45] (after make bench)"; exit 2; fi
+	@$(SB) crosscheck --framework $(FRAMEWORK) --preset $(PRESET) $(call opt,--duration-s,$(DURATION_S)) \
+		$(call opt,--server-cpus,$(SERVER_CPUS)) $(call opt,--loadgen-cpus,$(LOADGEN_CPUS)) \
+		$(call opt,--port,$(PORT)) $(call opt,--model,$(MODEL))
 
 loadgen-worker:
 	@if [ -z "$(MASTER)" ]; then echo "usage: make loadgen-worker MASTER=<harness host>:<port> [PROCESSES=1]"; exit 2; fi

@@ -1,4 +1,4 @@
-"""Command line: ``servingbench {bench,compare,tune,loadgen-worker,list,model,report}``.
+"""Command line: ``servingbench {bench,compare,tune,crosscheck,loadgen-worker,list,model,report}``.
 
 The Makefile is the front door and calls this console script.
 """
@@ -63,6 +63,19 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--server-cpus", default=None)
     tune.add_argument("--loadgen-cpus", default=None)
     tune.add_argument("--no-write", action="store_true", help="do not update frameworks/<name>/tuned.json")
+
+    xc = sub.add_parser("crosscheck", help="re-judge the newest SLO headline of a framework with MLPerf "
+                        "LoadGen (Server scenario) at that rate and 1.25x it")
+    xc.add_argument("--framework", required=True, help="one of: " + ", ".join(available()))
+    xc.add_argument("--preset", default="default", help="the preset of the run to check")
+    xc.add_argument("--server-cpus", default=None, help="default: the run's server CPUs")
+    xc.add_argument("--loadgen-cpus", default=None, help="default: the run's load generator CPUs")
+    xc.add_argument("--port", type=int, default=None, help="HTTP port of the server (default: free)")
+    xc.add_argument("--results", type=Path, default=None, help="results folder (default: results/)")
+    xc.add_argument("--model", type=Path, default=os.environ.get("MODEL") or None)
+    xc.add_argument("--duration-s", type=float, default=45.0, help="LoadGen's minimum duration per rate")
+    xc.add_argument("--threads", type=int, default=16, help="client threads (one connection each)")
+    xc.add_argument("--above", type=float, default=1.25, help="the rate factor LoadGen should call INVALID")
 
     worker = sub.add_parser("loadgen-worker", help="on another machine: join every load step as workers")
     worker.add_argument("--master", required=True, help="host:port of the harness's LOADGEN_MASTER")
@@ -282,6 +295,38 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0 if status == "complete" else 1
 
 
+def cmd_crosscheck(args: argparse.Namespace) -> int:
+    from servingbench.crosscheck.command import CrossCheckConfig, NoRun, cpus_of, newest_run, run_crosscheck
+    from servingbench.servers.launch import LaunchOptions
+
+    try:
+        adapter = load_adapter(args.framework)
+        run = newest_run(args.results or results_root(), adapter.name, args.preset)
+        recorded = cpus_of(run)
+        if args.server_cpus or args.loadgen_cpus or recorded is None:
+            server_cpus, loadgen_cpus = split_cpus(args.server_cpus, args.loadgen_cpus)
+        else:
+            server_cpus, loadgen_cpus = recorded
+        if args.duration_s <= 0 or args.threads < 1 or args.above <= 1:
+            raise ValueError("--duration-s must be > 0, --threads >= 1 and --above > 1")
+        model_dir = resolve_model(args.model)
+    except (UnknownFramework, NoRun, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"servingbench crosscheck: {adapter.display_name}, run {run.run_id}, server CPUs "
+          f"{format_cpus(server_cpus)}, load generator CPUs {format_cpus(loadgen_cpus)}")
+    os.sched_setaffinity(0, loadgen_cpus)
+    config = CrossCheckConfig(adapter.name, args.preset, args.results or results_root(), server_cpus,
+                              loadgen_cpus, duration_s=args.duration_s, threads=args.threads,
+                              above=args.above, launch=LaunchOptions(cpus=server_cpus, http_port=args.port))
+    try:
+        check = run_crosscheck(config, run, model_dir)
+    except (KeyboardInterrupt, LaunchError, RuntimeError, OSError, ValueError) as exc:
+        print(f"error: the cross-check stopped: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 130 if isinstance(exc, KeyboardInterrupt) else 1
+    return 0 if check.agree else 1
+
+
 def cmd_list() -> int:
     for name in available():
         adapter = load_adapter(name)
@@ -313,6 +358,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_compare(args)
     if args.command == "tune":
         return cmd_tune(args)
+    if args.command == "crosscheck":
+        return cmd_crosscheck(args)
     if args.command == "loadgen-worker":
         from servingbench.load.locust import serve_as_workers
 

@@ -49,3 +49,15 @@ def test_an_unknown_price_family_is_refused_listing_the_valid_ones(capsys, monke
     assert "unknown price family 'z99'" in err and "c7i" in err and "m7i" in err
     assert main(["compare", "--frameworks", "baseline", "--price-family", "z99"]) == 2
     assert "unknown price family 'z99'" in capsys.readouterr().err
+
+
+def test_crosscheck_without_a_run_says_to_bench_first(tmp_path, capsys):
+    assert main(["crosscheck", "--framework", "baseline", "--results", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "no complete baseline run (preset default)" in err
+    assert "make bench FRAMEWORK=baseline PRESET=default" in err
+
+
+def test_crosscheck_refuses_an_unknown_framework(capsys):
+    assert main(["crosscheck", "--framework", "nope"]) == 2
+    assert "unknown framework 'nope'" in capsys.readouterr().err

@@ -38,3 +38,13 @@ def test_bench_passes_every_option():
 def test_bench_without_a_framework_lists_them():
     result = subprocess.run(["make", "bench"], cwd=REPO, capture_output=True, text=True)
     assert result.returncode != 0 and "baseline" in result.stdout and "rayserve" in result.stdout
+
+
+def test_crosscheck_passes_its_options_and_needs_a_framework():
+    out = dry_run("crosscheck", "FRAMEWORK=baseline", "PRESET=tuned", "DURATION_S=20", "SERVER_CPUS=0",
+                  "LOADGEN_CPUS=1", "PORT=8123")
+    for part in ("crosscheck --framework baseline", "--preset tuned", "--duration-s 20", "--server-cpus 0",
+                 "--loadgen-cpus 1", "--port 8123"):
+        assert part in out, part
+    result = subprocess.run(["make", "crosscheck"], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode != 0 and "make crosscheck FRAMEWORK=" in result.stdout
