@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -12,3 +13,16 @@ def model_dir() -> Path:
     from servingbench.model_cache import ensure_model
 
     return ensure_model()
+
+
+@pytest.fixture(autouse=True)
+def _cpu_affinity_unchanged():
+    """A test that pins the pytest process (an in-process CLI call does: it moves itself to the load
+    generator's CPUs) would leave every later test with one usable CPU; restore it and fail that test."""
+    before = os.sched_getaffinity(0)
+    yield
+    after = os.sched_getaffinity(0)
+    if after != before:
+        os.sched_setaffinity(0, before)
+        pytest.fail(f"the test left the pytest process pinned to CPUs {sorted(after)} "
+                    f"(was {sorted(before)}): run the command in a subprocess")
