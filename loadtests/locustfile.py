@@ -68,6 +68,8 @@ _PENDING: dict[int, tuple[float, float, float, float]] = {}
 CLOSED_UNANSWERED = (HTTPConnectionClosed, ConnectionResetError, BrokenPipeError)
 """A request the server dropped with its connection (keep-alive close race), never answered."""
 RESENT = [0]
+RESENDS = 2
+"""At most this many resends: the next idle connection in the pool may be closing too."""
 
 
 def _dropped(error: BaseException | None) -> bool:
@@ -177,8 +179,10 @@ class ServingUser(FastHttpUser):
         req = _next_request()
         try:
             code, error = self._send(req)
-            if _dropped(error):
-                RESENT[0] += 1  # dropped with an idle keep-alive connection: send it once more
+            for _ in range(RESENDS):  # dropped with an idle keep-alive connection: send it again
+                if not _dropped(error):
+                    break
+                RESENT[0] += 1
                 code, error = self._send(req)
         finally:
             _PENDING.pop(key, None)
