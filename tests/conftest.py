@@ -26,3 +26,14 @@ def _cpu_affinity_unchanged():
         os.sched_setaffinity(0, before)
         pytest.fail(f"the test left the pytest process pinned to CPUs {sorted(after)} "
                     f"(was {sorted(before)}): run the command in a subprocess")
+
+
+@pytest.fixture()
+def requests_file(tmp_path: Path) -> Path:
+    """One pre-encoded request (an empty JSON body) for Locust runs against the no-op server."""
+    from servingbench.load.locust import read_requests
+
+    path = tmp_path / "requests.json"
+    path.write_text('[{"method": "POST", "path": "/predict", "headers": {}, "body": "e30="}]')
+    assert read_requests(path)[0].body == b"{}"
+    return path

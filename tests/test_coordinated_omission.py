@@ -15,19 +15,12 @@ import pytest
 from servingbench.cpusets import split_cpus
 from servingbench.load import failures
 from servingbench.load.ceiling import start_noop, stop_noop
-from servingbench.load.locust import read_requests, run_locust, run_open_loop
+from servingbench.load.locust import run_locust, run_open_loop
 from servingbench.measure import stats
 
 pytestmark = [pytest.mark.slow]
 STALL_EVERY, STALL_FOR = 4.0, 1.0
 
-
-@pytest.fixture()
-def requests_file(tmp_path):
-    path = tmp_path / "requests.json"
-    path.write_text('[{"method": "POST", "path": "/predict", "headers": {}, "body": "e30="}]')
-    assert read_requests(path)[0].body == b"{}"
-    return path
 
 
 def test_open_loop_p99_shows_the_stall_closed_loop_hides_it(tmp_path, requests_file):

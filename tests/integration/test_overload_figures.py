@@ -20,20 +20,13 @@ import pytest
 from servingbench.cpusets import split_cpus
 from servingbench.load.ceiling import OPEN_FRACTION, Ceiling, measure_ceiling, start_noop, stop_noop
 from servingbench.load.failures import count_kinds
-from servingbench.load.locust import read_requests, run_locust, run_open_loop
+from servingbench.load.locust import run_locust, run_open_loop
 from servingbench.load.send_lag import SEND_LAG_LIMIT_MS, generator_limited, send_lags
 from servingbench.load.steps import open_window
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 RATE, DURATION_S, DRAIN_S, CAP, SERVICE_MS = 200.0, 4.0, 1.0, 20, 200.0
 
-
-@pytest.fixture()
-def requests_file(tmp_path):
-    path = tmp_path / "requests.json"
-    path.write_text('[{"method": "POST", "path": "/predict", "headers": {}, "body": "e30="}]')
-    assert read_requests(path)[0].body == b"{}"
-    return path
 
 
 def test_an_overloaded_server_holds_sends_back_and_is_not_the_generator_limit(tmp_path, requests_file):
