@@ -1,6 +1,7 @@
 # servingbench: the front door. Every target sets up what it needs on first use.
 #   make bench FRAMEWORK=rayserve [PRESET=default|tuned] [PROFILE=quick|standard] [SLO=100]
 #              [SERVER_CPUS=0] [LOADGEN_CPUS=1] [PORT=8000] [WORKERS=..] [MAX_BATCH_SIZE=..] [MAX_BATCH_DELAY_MS=..]
+#              [SCENARIO=steady,overload,burst,coldstart,batch,size,trace|all] [TRACE=file.csv TRACE_SPEED=2]
 #              [TARGET=http://host:port] [LOADGEN_WORKERS=N] [MODEL=path/to/your/model] [LAUNCH=docker] [PRICE_FAMILY=c7i|m7i|r7i]
 #              [LOADGEN_MASTER=host:port LOADGEN_REMOTE_WORKERS=M]   (workers: make loadgen-worker MASTER=host:port)
 #   make compare [FRAMEWORKS=a,b] [PRESETS=default,tuned] [PROFILE=...]   every framework in turn
@@ -26,7 +27,7 @@ opt = $(if $(2),$(1) $(2))
 .PHONY: help bench compare tune crosscheck loadgen-worker list report model env test test-fast lint clean
 
 help:
-	@sed -n '2,10p' Makefile
+	@sed -n '2,11p' Makefile
 
 bench:
 	@if [ -z "$(FRAMEWORK)" ]; then echo "usage: make bench FRAMEWORK=<name>; frameworks: $$(ls frameworks | tr '\n' ' ')"; exit 2; fi
@@ -36,13 +37,15 @@ bench:
 		$(call opt,--threads,$(THREADS)) $(call opt,--max-batch-size,$(MAX_BATCH_SIZE)) \
 		$(call opt,--max-batch-delay-ms,$(MAX_BATCH_DELAY_MS)) $(call opt,--target,$(TARGET)) \
 		$(call opt,--loadgen-workers,$(LOADGEN_WORKERS)) $(call opt,--model,$(MODEL)) \
-		$(call opt,--launch,$(LAUNCH)) $(call opt,--price-family,$(PRICE_FAMILY))
+		$(call opt,--launch,$(LAUNCH)) $(call opt,--price-family,$(PRICE_FAMILY)) \
+		$(call opt,--scenario,$(SCENARIO)) $(call opt,--trace,$(TRACE)) $(call opt,--trace-speed,$(TRACE_SPEED))
 
 compare:
 	@$(SB) compare --frameworks $(FRAMEWORKS) \
 		--presets $(PRESETS) --profile $(PROFILE) --slo-ms $(SLO) \
 		$(call opt,--server-cpus,$(SERVER_CPUS)) $(call opt,--loadgen-cpus,$(LOADGEN_CPUS)) \
-		$(call opt,--loadgen-workers,$(LOADGEN_WORKERS)) $(call opt,--price-family,$(PRICE_FAMILY))
+		$(call opt,--loadgen-workers,$(LOADGEN_WORKERS)) $(call opt,--price-family,$(PRICE_FAMILY)) \
+		$(call opt,--scenario,$(SCENARIO)) $(call opt,--trace,$(TRACE)) $(call opt,--trace-speed,$(TRACE_SPEED))
 
 tune:
 	@if [ -z "$(FRAMEWORK)" ]; then echo "usage: make tune FRAMEWORK=<name> [BUDGET_MIN=12]"; exit 2; fi

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 
@@ -22,6 +24,39 @@ def poisson_schedule(rate_rps: float, duration_s: float, seed: int) -> np.ndarra
         times = np.concatenate([times, times[-1] + np.cumsum(more)])
     return times[times < duration_s]
 
+
+def piecewise_poisson(phases: Sequence[tuple[float, float]], seed: int) -> np.ndarray:
+    """Send offsets of a Poisson process whose rate changes by phase: ``[(rate_rps, seconds), ...]``.
+
+    Each phase is its own Poisson stretch (seeded from ``seed`` and its position), shifted to where the
+    phase starts: the arrival process of a burst (steady, burst, steady) or an overload ramp. A phase at
+    rate 0 is a pause.
+    """
+    parts, start = [], 0.0
+    for i, (rate, seconds) in enumerate(phases):
+        if seconds < 0 or rate < 0:
+            raise ValueError(f"phase {i}: rate and duration must be >= 0, got ({rate}, {seconds})")
+        parts.append(start + poisson_schedule(rate, seconds, seed * 1000 + i))
+        start += seconds
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+
+def share_of_schedule(table: np.ndarray | None, workers: int, index: int, rate_rps: float, duration_s: float,
+                      seed: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """One load process's arrivals: offsets (s from start) and, for a schedule that names them, request
+    indices.
+
+    No ``table``: a Poisson schedule at rate/N with its own seed per process (their superposition is
+    Poisson at the full rate). A given schedule: every N-th arrival starting at this process's index.
+    """
+    if table is None:
+        return poisson_schedule(rate_rps / workers, duration_s, seed * 1000 + index), None
+    table = np.asarray(table, dtype=np.float64)
+    share = table[index % workers::workers] if workers > 1 else table
+    if share.ndim == 2:
+        return share[:, 0], share[:, 1].astype(np.int64)
+    return share, None
 
 
 class CapHold:

@@ -6,6 +6,10 @@ its workers, so a worker on another machine needs nothing but the master's addre
                      so the generator does no encoding work; a master sends them to its workers
   --sb-mode          "closed": users send back to back; "open": Poisson arrivals, see below
   --sb-rate, --sb-duration, --sb-seed, --sb-drain, --sb-max-in-flight   the open-loop schedule
+  --sb-schedule      open loop: a .npy file of intended send offsets (s from start), instead of a Poisson
+                     schedule at --sb-rate: any arrival process (bursts, ramps, a replayed trace); a
+                     second column, where present, is the index of the request to send (else in order);
+                     with N workers, worker i sends arrivals i, i+N, ...
   --sb-max-requests  stop after this many requests (every run is bounded in count as well as time)
   --sb-workers       how many workers share the load (1: no master, one process)
 and, read by the process that writes the samples (a single process or the master), the environment:
@@ -62,7 +66,7 @@ from servingbench.load.locust import decode_requests, read_request_rows
 CHUNK = 5000
 SAMPLES: list[tuple] = []
 REQUESTS: list[HttpRequest] = []
-_state: dict = {"started": 0.0, "rows": None, "next": None}
+_state: dict = {"started": 0.0, "rows": None, "next": None, "schedule": None}
 _PENDING: dict[int, tuple[float, float, float, float]] = {}
 """Open loop, requests in flight: (intended wall time, intended perf time, send lag ms, held-back ms)."""
 CLOSED_UNANSWERED = (HTTPConnectionClosed, ConnectionResetError, BrokenPipeError)
@@ -89,6 +93,7 @@ def _options(parser) -> None:
     parser.add_argument("--sb-max-in-flight", type=int, default=512)
     parser.add_argument("--sb-max-requests", type=int, default=1_000_000)
     parser.add_argument("--sb-workers", type=int, default=1)
+    parser.add_argument("--sb-schedule", default="", help="open loop: intended send offsets (.npy)")
 
 
 def _opts(environment):
@@ -103,6 +108,18 @@ def _next_request() -> HttpRequest:
     if _state["next"] is None:
         _state["next"] = itertools.cycle(REQUESTS)
     return next(_state["next"])
+
+
+def _share_of_schedule(opts, index: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """This process's arrivals (see loadtests.arrivals.share_of_schedule): the master's schedule where one
+    was sent, else the --sb-schedule file, else a Poisson draw."""
+    from loadtests.arrivals import share_of_schedule
+
+    table = _state["schedule"]
+    if table is None and opts.sb_schedule:
+        table = np.load(opts.sb_schedule)
+    return share_of_schedule(table, max(1, opts.sb_workers), index, opts.sb_rate, opts.sb_duration,
+                             opts.sb_seed)
 
 
 class ServingUser(FastHttpUser):
@@ -132,12 +149,11 @@ class ServingUser(FastHttpUser):
         """The whole Poisson schedule of this process's share, then wait to be stopped."""
         from gevent.pool import Group, Pool
 
-        from loadtests.arrivals import CapHold, poisson_schedule
+        from loadtests.arrivals import CapHold
 
         opts = _opts(self.environment)
         index = getattr(self.environment.runner, "worker_index", 0) if _is_worker(self.environment) else 0
-        offsets = poisson_schedule(opts.sb_rate / max(1, opts.sb_workers), opts.sb_duration,
-                                   opts.sb_seed * 1000 + max(0, index))
+        offsets, picks = _share_of_schedule(opts, max(0, index))
         group: Group = Pool(opts.sb_max_in_flight)
         wall0, t0 = time.time(), time.perf_counter()
         deadline = t0 + opts.sb_duration + opts.sb_drain
@@ -158,7 +174,7 @@ class ServingUser(FastHttpUser):
                                    for o in offsets[i:])
                     break
             held_ms = hold.held_ms(t0 + offset, time.perf_counter())
-            group.spawn(self._one, wall0 + offset, t0 + offset, held_ms)
+            group.spawn(self._one, wall0 + offset, t0 + offset, held_ms, None if picks is None else picks[i])
         group.join(timeout=max(0.0, deadline - time.perf_counter()))
         now = time.perf_counter()
         for wall, intended, lag_ms, held_ms in _PENDING.values():  # unanswered at the deadline: counted
@@ -171,12 +187,13 @@ class ServingUser(FastHttpUser):
         while True:  # a worker waits for its master to stop the run
             gevent.sleep(1)
 
-    def _one(self, intended_wall: float, intended: float, held_ms: float) -> None:
-        """One scheduled request; ``held_ms`` of its send lag was spent waiting for an in-flight slot."""
+    def _one(self, intended_wall: float, intended: float, held_ms: float, pick: int | None = None) -> None:
+        """One scheduled request (``pick``: which one, else the next in order); ``held_ms`` of its send lag
+        was spent waiting for an in-flight slot."""
         key = id(gevent.getcurrent())
         lag_ms = (time.perf_counter() - intended) * 1000
         _PENDING[key] = (intended_wall, intended, lag_ms, held_ms)
-        req = _next_request()
+        req = _next_request() if pick is None else REQUESTS[pick % len(REQUESTS)]
         try:
             code, error = self._send(req)
             for _ in range(RESENDS):  # dropped with an idle keep-alive connection: send it again
@@ -208,6 +225,7 @@ def _on_init(environment, **_kwargs: object) -> None:
     runner = environment.runner
     if isinstance(runner, WorkerRunner):
         runner.register_message("sb_requests", _receive_requests)
+        runner.register_message("sb_schedule", _receive_schedule)
         return
     path = _opts(environment).sb_requests if environment.parsed_options else ""
     if path:
@@ -223,12 +241,19 @@ def _receive_requests(msg, **_kwargs: object) -> None:
     _state["next"] = None
 
 
+def _receive_schedule(msg, **_kwargs: object) -> None:
+    _state["schedule"] = np.asarray(msg.data, dtype=np.float64)
+
+
 @events.test_start.add_listener
 def _on_start(environment, **_kwargs: object) -> None:
     _state["started"] = time.time()
     if isinstance(environment.runner, MasterRunner):
         # before the spawn messages, so every worker has the requests when its users start
         environment.runner.send_message("sb_requests", _state["rows"])
+        schedule = _opts(environment).sb_schedule
+        if schedule:  # workers elsewhere have no copy of the file
+            environment.runner.send_message("sb_schedule", np.load(schedule).tolist())
         _state["started"] = float("inf")  # the earliest worker start wins (see _receive_start)
         run_time = float(os.environ.get("SB_RUN_TIME", "0"))
         if run_time > 0:

@@ -18,6 +18,9 @@ from servingbench.measure.cost import validate_family
 from servingbench.presets import presets_of
 from servingbench.profiles import PROFILES, Profile, get_profile
 from servingbench.results import results_root
+from servingbench.scenarios import available as scenario_names
+from servingbench.scenarios import parse_scenarios
+from servingbench.scenarios.base import ScenarioOptions
 from servingbench.servers.errors import LaunchError
 
 if TYPE_CHECKING:
@@ -144,6 +147,21 @@ def add_common(parser: argparse.ArgumentParser) -> None:
                              "default: the cheapest fitting instance of c7i, m7i, r7i)")
     parser.add_argument("--loadgen-master", default=os.environ.get("LOADGEN_MASTER") or None,
                         help="host:port the Locust master binds for remote workers (e.g. 0.0.0.0:5557)")
+    parser.add_argument("--scenario", default=os.environ.get("SCENARIO") or None,
+                        help="comma-separated scenarios, or all (default: the profile's); one of: "
+                             + ", ".join(scenario_names()))
+    parser.add_argument("--trace", type=Path, default=os.environ.get("TRACE") or None,
+                        help="SCENARIO=trace: arrival trace CSV (seconds since start[, text id or length])")
+    parser.add_argument("--trace-speed", type=float, default=float(os.environ.get("TRACE_SPEED") or 1.0),
+                        help="SCENARIO=trace: replay this many times faster")
+
+
+def scenario_choice(args: argparse.Namespace, profile: Profile) -> tuple[tuple[str, ...], ScenarioOptions]:
+    """The scenarios asked for (or the profile's), checked; ValueError naming the valid ones."""
+    names = parse_scenarios(args.scenario, profile.scenarios)
+    if args.trace_speed <= 0:
+        raise ValueError(f"TRACE_SPEED must be > 0, got {args.trace_speed:g}")
+    return names, ScenarioOptions(trace=args.trace, trace_speed=args.trace_speed)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -159,6 +177,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         server_cpus, loadgen_cpus = split_cpus(args.server_cpus, args.loadgen_cpus)
         dist = distribution(args)
         validate_family(args.price_family)
+        scenarios, scenario_options = scenario_choice(args, profile)
     except (UnknownFramework, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -174,7 +193,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     base = BenchConfig(framework="", preset="", profile=profile, slo_p99_ms=args.slo_ms,
                        server_cpus=server_cpus, loadgen_cpus=loadgen_cpus,
                        results_root=args.results or results_root(), distribution=dist,
-                       price_family=args.price_family or "")
+                       price_family=args.price_family or "", scenarios=scenarios,
+                       scenario_options=scenario_options)
     runs = compare(names, presets, base, model_dir)
     print()
     print(summary_table(runs))
@@ -240,6 +260,8 @@ def _bench_config(args: argparse.Namespace, framework: str, profile: Profile, se
                   loadgen_cpus: tuple[int, ...], dist: Distribution) -> BenchConfig:
     from servingbench.run import BenchConfig
 
+    scenarios, scenario_options = scenario_choice(args, profile)
+
     return BenchConfig(
         framework=framework, preset=args.preset, profile=profile, slo_p99_ms=args.slo_ms,
         server_cpus=server_cpus, loadgen_cpus=loadgen_cpus,
@@ -248,6 +270,7 @@ def _bench_config(args: argparse.Namespace, framework: str, profile: Profile, se
         http_port=args.port, results_root=args.results or results_root(), target=args.target,
         distribution=dist, launch=args.launch, server_memory=args.server_memory,
         price_family=args.price_family or "",
+        scenarios=scenarios, scenario_options=scenario_options,
     )
 
 
@@ -260,6 +283,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         server_cpus, loadgen_cpus = split_cpus(args.server_cpus, args.loadgen_cpus)
         dist = distribution(args)
         validate_family(args.price_family)
+        scenario_choice(args, profile)
         if args.launch == "docker":
             from servingbench.servers.docker import connect
 

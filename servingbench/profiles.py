@@ -69,6 +69,8 @@ class Profile:
     fresh_start: bool = False
     """Run the last confirmation of every round on a freshly started server (stop, start, parity gate,
     a short warm-up), so between-start variance shows in the headline."""
+    scenarios: tuple[str, ...] = ("steady",)
+    """What ``make bench`` measures when no SCENARIO= is given (servingbench/scenarios)."""
 
     def as_dict(self) -> dict:
         return asdict(self)

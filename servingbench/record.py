@@ -29,6 +29,7 @@ from servingbench.measure.reference import Reference
 from servingbench.measure.slo_search import Confirmation, Probe, SearchResult, passes
 from servingbench.measure.stability import Stability
 from servingbench.measure.stats import LatencySummary
+from servingbench.scenarios.records import ScenarioResults
 from servingbench.serial import FLAT, SKIP, Record, read_field
 
 SCHEMA_VERSION = 2
@@ -444,6 +445,9 @@ class RunRecord(Record):
     open_steps: list[OpenStep] = field(default_factory=list)
     slo_search: SloSearch | None = None
     summary: Summary | None = None
+    scenarios_run: list[str] = field(default_factory=list)
+    """The scenarios asked for, in order ("steady" is the base protocol above; see servingbench/scenarios)."""
+    scenarios: ScenarioResults | None = None
     # how it ended
     server_log_tail: str = ""
     stop: StopReport | None = None

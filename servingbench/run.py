@@ -33,6 +33,8 @@ from servingbench.progress import Progress, adapter_start_estimate
 from servingbench.protocol import FreshStart, ParityFailed, run_load_protocol, run_parity_gate, warm_up
 from servingbench.record import CpuSets, Idle, ModelInfo, RunRecord, Slo, StopReport
 from servingbench.results import RunWriter
+from servingbench.scenarios import STEADY, get_scenario
+from servingbench.scenarios.base import ScenarioContext, ScenarioOptions, run_scenarios
 from servingbench.servers.errors import LaunchError
 from servingbench.servers.launch import LaunchOptions, launch
 from servingbench.servers.local import framework_python
@@ -68,6 +70,9 @@ class BenchConfig:
     """Memory limit of the server in docker mode."""
     price_family: str = ""
     """Instance family the cost is priced on (--price-family); empty: the cheapest fitting one."""
+    scenarios: tuple[str, ...] = (STEADY,)
+    """What to measure, in order (scenarios.parse_scenarios): "steady" is the base protocol."""
+    scenario_options: ScenarioOptions = field(default_factory=ScenarioOptions)
 
     def launch_options(self) -> LaunchOptions:
         """How the server is reached: a TARGET is remote mode, else ``launch`` (local or docker)."""
@@ -76,22 +81,52 @@ class BenchConfig:
                              memory=self.server_memory)
 
 
+def check_scenarios(names: tuple[str, ...], options: ScenarioOptions, remote: bool) -> None:
+    """Each chosen scenario's own input check, and no restart of a target that is not ours."""
+    for name in names:
+        if name == STEADY:
+            continue
+        scenario = get_scenario(name)
+        if remote and scenario.restarts_server:
+            raise ValueError(f"scenario {name} starts the server afresh, which a remote TARGET does not "
+                             f"allow: run it with a server this harness launches")
+        scenario.check(options)
+
+
+def _estimate_s(config: BenchConfig, adapter: Adapter, options: LaunchOptions) -> float:
+    """Worst-case seconds of the whole run: the steady protocol (where asked) and every scenario."""
+    start_s = adapter_start_estimate(adapter) if options.mode != "remote" else 0.0
+    profile = config.profile
+    total = start_s
+    if STEADY in config.scenarios:
+        fresh = profile.fresh_start and profile.repeats > 1  # one more start for the fresh confirmation
+        total += profile.estimate_s() + (start_s if fresh else 0.0)
+    else:  # the reference, the generator ceiling and the warm-up still run
+        total += profile.reference_s + 2 * profile.ceiling_s + 6 + profile.warmup_s + 3
+    for name in config.scenarios:
+        if name != STEADY:
+            total += get_scenario(name).estimate_s(profile, start_s)
+    return total
+
+
 def _raise_interrupted(_signum: int, _frame: object) -> None:
     raise Interrupted()
 
 
 def run_bench(config: BenchConfig, model_dir: Path, out: Callable[[str], None] = print) -> Path:
-    """Benchmark one framework; returns the published run folder (whatever its status)."""
+    """Benchmark one framework; returns the published run folder (whatever its status).
+
+    ValueError before any work when a scenario refuses its input (a malformed trace, a restart of a
+    remote target)."""
+    options = config.launch_options()
+    check_scenarios(config.scenarios, config.scenario_options, remote=options.mode == "remote")
     for leftover in reap_leftovers():
         out(f"reaped a leftover of a dead harness: {leftover}")
     adapter = load_adapter(config.framework)
     tunables, preset_note = resolve_tunables(adapter, config.preset, config.overrides)
-    options = config.launch_options()
     writer = RunWriter(config.results_root, adapter.name, config.preset)
     _record_setup(writer.record, config, adapter, tunables, preset_note, model_dir)
-    starts = 2 if config.profile.fresh_start and config.profile.repeats > 1 else 1  # + a fresh start
-    start_s = adapter_start_estimate(adapter) * starts if options.mode != "remote" else 0.0
-    progress = Progress(adapter.name, config.profile.estimate_s() + start_s, out)
+    progress = Progress(adapter.name, _estimate_s(config, adapter, options), out)
     previous = signal.signal(signal.SIGTERM, _raise_interrupted)
     try:
         _run(config, adapter, tunables, options, model_dir, writer, progress)
@@ -131,6 +166,7 @@ def _record_setup(record: RunRecord, config: BenchConfig, adapter: Adapter, tuna
     record.target = config.target
     record.loadgen_workers = config.distribution.local_workers
     record.loadgen_remote_workers = config.distribution.remote_workers
+    record.scenarios_run = list(config.scenarios)
 
 
 def _run(config: BenchConfig, adapter: Adapter, tunables: Tunables, options: LaunchOptions, model_dir: Path,
@@ -149,7 +185,17 @@ def _run(config: BenchConfig, adapter: Adapter, tunables: Tunables, options: Lau
     _measure_ceiling(config, adapter, writer, progress)
     with ServerUnderTest(config, adapter, tunables, options, model_dir, writer, progress) as server:
         ctx = server.start(first=True)
-        run_load_protocol(ctx, config.profile, record, writer.folder, progress, fresh_start(options, server))
+        if STEADY in config.scenarios:
+            run_load_protocol(ctx, config.profile, record, writer.folder, progress,
+                              fresh_start(options, server))
+        else:
+            warm_up(ctx, config.profile, config.profile.warmup_s, "warmup", progress)
+        others = tuple(n for n in config.scenarios if n != STEADY)
+        if others:
+            sc = ScenarioContext(server.context, None if options.mode == "remote" else server, adapter,
+                                 tunables, config.profile, record, writer.folder, model_dir,
+                                 config.scenario_options, progress)
+            run_scenarios(sc, others, get_scenario)
 
 
 def fresh_start(options: LaunchOptions, server: ServerUnderTest) -> FreshStart:
@@ -173,6 +219,8 @@ class ServerUnderTest:
         self.model_dir, self.writer, self.progress = model_dir, writer, progress
         self._stack: contextlib.ExitStack | None = None
         self.target: Target | None = None
+        self.context: StepContext | None = None
+        """The running server's step context (None while stopped)."""
         self.restarts = 0
 
     def __enter__(self) -> ServerUnderTest:
@@ -204,9 +252,11 @@ class ServerUnderTest:
         run_parity_gate(target, self.model_dir, record, self.progress)
         load_dir = self.writer.folder / "load"
         ceiling = record.generator_ceiling
-        return StepContext(target, monitor, load_dir / "requests.json", load_dir, self.config.loadgen_cpus,
-                           self.config.slo_p99_ms, distribution=self.config.distribution,
-                           generator_keeps_rps=ceiling.keeps_schedule_rps if ceiling else None)
+        self.context = StepContext(target, monitor, load_dir / "requests.json", load_dir,
+                                   self.config.loadgen_cpus, self.config.slo_p99_ms,
+                                   distribution=self.config.distribution,
+                                   generator_keeps_rps=ceiling.keeps_schedule_rps if ceiling else None)
+        return self.context
 
     def restart(self) -> StepContext:
         """Stop the server (verified), start it afresh (parity gate again) and warm it up briefly."""
@@ -217,7 +267,12 @@ class ServerUnderTest:
                 self.progress)
         return ctx
 
+    def stop(self) -> None:
+        """Stop the server now (verified: nothing left running or listening); ``start`` may follow."""
+        self._stop((None, None, None))
+
     def _stop(self, exc: tuple) -> None:
+        self.context = None
         if self._stack is None or self.target is None:
             return
         target, stack = self.target, self._stack

@@ -43,6 +43,7 @@ from servingbench.record import (
 )
 from servingbench.report.model import run_view
 from servingbench.results import RunWriter, load_run
+from servingbench.scenarios.records import ScenarioResults
 from servingbench.serial import json_keys
 from servingbench.summary import summarize_run
 from tests.test_report_data import step as closed
@@ -114,6 +115,8 @@ def full_record() -> RunRecord:
                         10.0, 30.0, 5.0, 4.0, 150.0, True, 1, Overhead(2.0, 0.79, 0.395),
                         Cost("c7i.large", 0.04465, 0.157, "1 vCPU", "AWS", "2026-01-01", price, 0.5, "c7i",
                              "not applicable: set only so that every field is exercised")),
+        scenarios_run=["steady", "overload"],
+        scenarios=ScenarioResults(failed={"overload": "LoadError: Locust failed (exit 1)"}),
         server_log_tail="ready\n", stop=StopReport(0.5, ["1234 python"], [], []), status="complete",
         failure_reason=None, finished_at="2026-01-01T00:05:00+00:00",
     )
@@ -130,7 +133,7 @@ def parts(record: RunRecord) -> list:
             r.stop, *r.steps, *r.open_steps, r.steps[0].latency, r.steps[0].resources,
             r.open_steps[0].stability, r.slo_search, *r.slo_search.probes, *r.slo_search.confirmations,
             r.open_steps[-1].verdict, *r.open_steps[-1].segments, r.summary, r.summary.overhead,
-            r.summary.cost, r.summary.cost.price, r]
+            r.summary.cost, r.summary.cost.price, r.scenarios, r]
 
 
 @pytest.mark.parametrize("index", range(len(parts(full_record()))))

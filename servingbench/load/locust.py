@@ -229,23 +229,49 @@ def run_open_loop(
     drain_s: float = 10.0,
     max_in_flight: int = 512,
     distribution: Distribution | None = None,
+    schedule: np.ndarray | None = None,
 ) -> LoadResult:
     """Poisson arrivals at ``rate_rps`` for ``duration_s`` seconds, latency from intended send time.
 
     Bounded: the schedule has about rate x duration requests, at most ``max_in_flight`` are
     outstanding per load process, and whatever is unanswered ``drain_s`` after the last arrival
     counts as failed. Distributed, each of the N workers runs one user at rate/N.
+
+    ``schedule`` replaces the Poisson draw by given arrivals (offsets in seconds, sorted, below
+    ``duration_s``; an optional second column names the request index): bursts, ramps, a replayed trace.
     """
     dist = distribution or Distribution()
     expected = int(rate_rps * duration_s)
+    options = {
+        "--sb-mode": "open", "--sb-rate": f"{rate_rps:.6f}", "--sb-duration": f"{duration_s:.3f}",
+        "--sb-seed": str(seed), "--sb-drain": f"{drain_s:.1f}", "--sb-max-in-flight": str(max_in_flight),
+    }
+    if schedule is not None:
+        expected = check_schedule(schedule, duration_s)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        path = out_dir / f"{name}.schedule.npy"
+        np.save(path, np.asarray(schedule, dtype=np.float64))
+        options["--sb-schedule"] = str(path)
     return run_locust(
         requests_file, base_url, users=dist.total, run_time_s=duration_s + drain_s + 5,
         max_requests=expected * 2 + 100, cpus=cpus, out_dir=out_dir, name=name, distribution=dist,
-        options={
-            "--sb-mode": "open", "--sb-rate": f"{rate_rps:.6f}", "--sb-duration": f"{duration_s:.3f}",
-            "--sb-seed": str(seed), "--sb-drain": f"{drain_s:.1f}", "--sb-max-in-flight": str(max_in_flight),
-        },
+        options=options,
     )
+
+
+def check_schedule(schedule: np.ndarray, duration_s: float) -> int:
+    """The number of arrivals of a given schedule; ValueError unless its offsets are sorted, >= 0 and
+    inside ``duration_s`` (the bound of the run)."""
+    table = np.asarray(schedule, dtype=np.float64)
+    if table.ndim not in (1, 2) or table.size == 0:
+        raise ValueError("an arrival schedule needs at least one arrival (offsets, optionally request "
+                         "indices)")
+    offsets = table[:, 0] if table.ndim == 2 else table
+    if not np.all(np.isfinite(offsets)) or offsets[0] < 0 or np.any(np.diff(offsets) < 0):
+        raise ValueError("arrival offsets must be finite, >= 0 and sorted")
+    if offsets[-1] > duration_s:
+        raise ValueError(f"the last arrival ({offsets[-1]:.3f} s) is past the run's {duration_s:.3f} s")
+    return int(offsets.size)
 
 
 def serve_as_workers(master: str, processes: int = 1, cpus: tuple[int, ...] | None = None) -> int:

@@ -122,11 +122,18 @@ def closed_step(ctx: StepContext, users: int, warmup_s: float, measure_s: float,
 
 
 def open_step(ctx: StepContext, rate_rps: float, warmup_s: float, measure_s: float, seed: int,
-              name: str, windows: int = 3, purpose: str = "") -> OpenStep:
-    """Poisson arrivals at ``rate_rps``; latency from each request's intended send time."""
-    result = ctx.open_loop(ctx.requests_file, ctx.server.base_url, rate_rps=rate_rps,
+              name: str, windows: int = 3, purpose: str = "", schedule: np.ndarray | None = None,
+              requests_file: Path | None = None) -> OpenStep:
+    """Poisson arrivals at ``rate_rps``; latency from each request's intended send time.
+
+    ``schedule`` (offsets over warm-up + measured seconds, see load.locust.run_open_loop) replaces the
+    Poisson draw, ``rate_rps`` then being its mean offered rate; ``requests_file`` replaces the run's
+    requests (other texts: sizes, a trace's).
+    """
+    extra = {"schedule": schedule} if schedule is not None else {}
+    result = ctx.open_loop(requests_file or ctx.requests_file, ctx.server.base_url, rate_rps=rate_rps,
                            duration_s=warmup_s + measure_s, seed=seed, cpus=ctx.loadgen_cpus,
-                           out_dir=ctx.load_dir, name=name, distribution=ctx.distribution)
+                           out_dir=ctx.load_dir, name=name, distribution=ctx.distribution, **extra)
     start = result.test_start + warmup_s
     window, summary = open_window(result.samples, start, measure_s)
     lags = send_lag.send_lags(window)

@@ -81,10 +81,11 @@ class Comparison:
 
 
 def latest_complete(runs: list[RunView]) -> dict[tuple[str, str], RunView]:
-    """Newest complete run per (framework, preset)."""
+    """Newest complete run per (framework, preset) that measured the steady protocol (a scenario-only run
+    has no headline: it does not displace the last one that has)."""
     best: dict[tuple[str, str], RunView] = {}
     for run in sorted(runs, key=lambda r: r.sort_time):
-        if run.complete:
+        if run.complete and run.measured_steady:
             best[run.key] = run
     return best
 
@@ -142,7 +143,8 @@ def compare(runs: list[RunView]) -> Comparison:
     ordered = sorted(runs, key=lambda r: r.sort_time)
     newest: dict[tuple[str, str], RunView] = {}
     for run in ordered:
-        newest[run.key] = run
+        if run.measured_steady:
+            newest[run.key] = run
     chosen = latest_complete(ordered)
     rows = []
     for run in sorted(chosen.values(), key=rank_key):

@@ -139,6 +139,16 @@ class RunView:
         return self.complete and self.parity_passed is not False
 
     @property
+    def measured_steady(self) -> bool:
+        """The run measured the steady protocol (a headline to rank); a scenario-only run did not."""
+        return not self.record.scenarios_run or "steady" in self.record.scenarios_run
+
+    @property
+    def comparable_scenario(self) -> bool:
+        """Complete with a passed parity gate: its scenario results may stand beside others'."""
+        return self.complete and self.parity_passed is not False
+
+    @property
     def key(self) -> tuple[str, str]:
         return (self.framework, self.preset)
 

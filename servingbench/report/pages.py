@@ -25,6 +25,7 @@ from servingbench.report.format import fmt, fmt_pct, fmt_signed, fmt_spread
 from servingbench.report.history import METRICS
 from servingbench.report.markdown import summary_markdown
 from servingbench.report.model import RunView, run_view
+from servingbench.report.scenarios import index_sections, run_sections
 from servingbench.results import list_runs, load_run
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -117,7 +118,7 @@ def _render_run(env: Environment, view: RunView, figures: dict[str, str], files:
                 raw_prefix: str, index_href: str | None) -> str:
     return env.get_template("run.html.j2").render(
         run=view.record, v=view, plots=figures, files=files, raw=raw_prefix, index_href=index_href,
-        generated_at=_now(),
+        generated_at=_now(), sections=run_sections(view, env),
     )
 
 
@@ -314,7 +315,7 @@ def write_reports(results: Path, out: Path | None = None) -> list[Path]:
         c=comparison, verdicts=verdicts, regressions=[v for v in verdicts if v.status == "regression"],
         plots=index_plots(comparison), trends=history_plots(views, verdicts), metrics=METRICS,
         rule=history.RULE_TEXT, meta=_methodology(comparison), generated_at=generated,
-        results_dir=str(results),
+        results_dir=str(results), sections=index_sections(views, env),
     ), encoding="utf-8")
     regressions = out / "regressions.json"
     regressions.write_text(json.dumps(history.regressions_document(verdicts, generated), indent=2) + "\n")
