@@ -278,3 +278,20 @@ def test_a_query_left_waiting_past_the_give_up_time_is_never_sent(http_server):
     sut = drive(http_server, "/slow", 8, threads=1, give_up_s=0.5)
     assert sut.counters.ok >= 1 and sut.counters.failures[NEVER_SENT] >= 5
     assert sut.counters.ok + sut.counters.failures[NEVER_SENT] == 8
+
+
+def test_the_run_page_shows_the_cross_check_beside_the_run(tmp_path):
+    import json
+
+    from servingbench.report.pages import write_run_report
+    from tests.test_report_data import write_run
+
+    folder = write_run(tmp_path / "results")
+    assert "crosscheck-table" not in write_run_report(folder).read_text()
+    record = check([lg_run(1.0, 120, True), lg_run(1.25, 120, False)])
+    (folder / CROSSCHECK_FILE).write_text(json.dumps(record.to_dict()))
+    page = write_run_report(folder).read_text()
+    assert 'id="crosscheck-table"' in page and 'data-factor="1.25"' in page
+    assert 'id="xc-overall">AGREE' in page and 'data-value="120.0"' in page
+    assert page.count(">VALID<") == 1 and page.count(">INVALID<") == 1
+    assert "known difference: explained" in page

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from servingbench.crosscheck.report import read_crosscheck
 from servingbench.measure import stats
 from servingbench.report import history, plots
 from servingbench.report.comparison import Comparison, compare
@@ -118,7 +119,7 @@ def _render_run(env: Environment, view: RunView, figures: dict[str, str], files:
                 raw_prefix: str, index_href: str | None) -> str:
     return env.get_template("run.html.j2").render(
         run=view.record, v=view, plots=figures, files=files, raw=raw_prefix, index_href=index_href,
-        generated_at=_now(), sections=run_sections(view, env),
+        generated_at=_now(), sections=run_sections(view, env), crosscheck=read_crosscheck(view.folder),
     )
 
 
