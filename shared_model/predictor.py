@@ -12,6 +12,11 @@ import os
 from pathlib import Path
 
 import numpy as np
+
+# Before onnxruntime is imported: ORT 1.30-1.32 otherwise sends a DNS query for a Microsoft telemetry host
+# about 9 s after import. The servers get it from their environment already (servers/environment.py); this
+# covers every other process that predicts: the harness's parity reference and the in-process reference row.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 import onnxruntime as ort
 from tokenizers import Tokenizer
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import platform
 import shutil
 import sys
@@ -26,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # before the import: no ORT telemetry query
 import onnxruntime as ort
 import torch
 import transformers
