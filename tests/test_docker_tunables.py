@@ -193,10 +193,17 @@ def check_triton(adapter: Adapter, t: Tunables, argv: list[str], env: dict[str, 
     assert t.workers == 1, "one model instance: the adapter refuses others"
 
 
+def check_litserve(adapter: Adapter, t: Tunables, argv: list[str], env: dict[str, str], tmp: Path) -> None:
+    assert argv[:4] == ["tini", "-g", "--", "python"], "tini -g signals the whole group (no SIGTERM handler)"
+    args = glue_args(adapter, "lit_args", argv[5:])
+    assert (args["workers"], args["max_batch_size"]) == (t.workers, t.max_batch_size)
+    assert args["batch_timeout_ms"] == t.max_batch_delay_ms and args["host"] == "0.0.0.0"
+
+
 WHERE: dict[str, Callable[..., None]] = {
     "baseline": check_baseline, "bentoml": check_bentoml, "mlserver": check_mlserver,
     "rayserve": check_rayserve, "seldon": check_seldon, "torchserve": check_torchserve,
-    "triton": check_triton,
+    "triton": check_triton, "litserve": check_litserve,
 }
 
 
