@@ -200,10 +200,18 @@ def check_litserve(adapter: Adapter, t: Tunables, argv: list[str], env: dict[str
     assert args["batch_timeout_ms"] == t.max_batch_delay_ms and args["host"] == "0.0.0.0"
 
 
+def check_kserve(adapter: Adapter, t: Tunables, argv: list[str], env: dict[str, str], tmp: Path) -> None:
+    assert argv[:2] == ["python", "frameworks/kserve/server/kserve_app.py"]
+    args = glue_args(adapter, "kserve_args", argv[2:])
+    assert args["workers"] == t.workers and args["host"] == "0.0.0.0" and args["http_port"] == 8080
+    assert not t.batching, "no server-side batching: the adapter refuses it"
+
+
 WHERE: dict[str, Callable[..., None]] = {
     "baseline": check_baseline, "bentoml": check_bentoml, "mlserver": check_mlserver,
     "rayserve": check_rayserve, "seldon": check_seldon, "torchserve": check_torchserve,
     "triton": check_triton, "litserve": check_litserve,
+    "kserve": check_kserve,
 }
 
 
