@@ -36,7 +36,8 @@ WORKLOAD_KINDS = {
     ("ray.io/v1", "RayService"): "ray",
 }
 EXPECTED_FORM = {"baseline": "plain", "bentoml": "plain", "mlserver": "kserve", "torchserve": "kserve",
-                 "triton": "kserve", "seldon": "seldon", "rayserve": "ray"}
+                 "triton": "kserve", "seldon": "seldon", "rayserve": "ray",
+                 "litserve": "plain", "kserve": "kserve"}
 """The form each framework's users deploy it in; a new framework may use any workload kind."""
 RAY_CLUSTER_PORTS = {6379, 8265, 10001}
 """Ports of a KubeRay head that belong to the Ray cluster, not to the image's server."""
