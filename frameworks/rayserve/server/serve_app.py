@@ -33,6 +33,9 @@ import time
 # Ray reads these at import time, and every Ray process it starts inherits them.
 for _key, _value in {
     "RAY_USAGE_STATS_ENABLED": "0",  # no usage report (it would phone home)
+    # With usage stats off, Ray 2.60's dashboard head still POSTs a "usage disabled" report to Ray's
+    # server (a DNS query seen under strace): send it to a closed loopback port instead.
+    "RAY_USAGE_STATS_REPORT_URL": "http://127.0.0.1:9/",
     "RAY_AUTH_MODE": "disabled",  # no token in ~/.ray/auth_token; loopback only anyway
     "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",  # "local only" mode: GCS, raylet, workers bind 127.0.0.1
     "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0",  # stop at once: no 30 s drain
@@ -52,6 +55,24 @@ APP_NAME = "servingbench"
 OBJECT_STORE_BYTES = 128 * 1024 * 1024
 """Plasma store cap. Serve passes small HTTP payloads inline, so the store stays empty; Ray's default
 reserves 30% of RAM in /dev/shm."""
+
+
+NO_CLOUD_PROBE = "# Written by servingbench's serve_app.py: a local cluster, Ray need not probe clouds.\n" \
+                 "provider:\n  type: local\n"
+
+
+def keep_ray_off_cloud_metadata() -> None:
+    """Give Ray's usage code the cluster config it looks for, so it does not probe cloud metadata.
+
+    Without ``~/ray_bootstrap_config.yaml`` (what `ray up` leaves on a head node) the dashboard head asks
+    169.254.169.254 and metadata.google.internal which cloud it runs on, usage stats off or not (seen under
+    strace, tests/integration/test_no_phone_home.py). The harness's HOME is the run folder's; an existing
+    file (a real `ray up` config names its provider too) is left alone.
+    """
+    path = os.path.join(os.path.expanduser("~"), "ray_bootstrap_config.yaml")
+    if not os.path.exists(path):
+        with contextlib.suppress(OSError), open(path, "w") as fh:
+            fh.write(NO_CLOUD_PROBE)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -316,6 +337,7 @@ def main(argv: list[str] | None = None) -> int:
         args.temp_dir = os.path.abspath(args.temp_dir)
         os.makedirs(args.temp_dir, exist_ok=True)
     args.socket_dir = socket_dir(args.temp_dir) if args.temp_dir else None
+    keep_ray_off_cloud_metadata()
     started = time.monotonic()
     import ray  # before the watcher: until Ray starts a process, the default SIGTERM is right
     from ray import serve
