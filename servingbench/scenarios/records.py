@@ -8,7 +8,108 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from servingbench.serial import Record
+from servingbench.measure.stats import LatencySummary
+from servingbench.serial import FLAT, Record
+
+
+# --- size and trace: one open-loop step as their pages need it ---------------------------------------
+@dataclass(frozen=True)
+class StepFigures(Record):
+    """One open-loop step of a scenario: its window, latency with 95% intervals, failures by kind and
+    server CPU over the window (load/steps.open_step's OpenStep, the parts a scenario page shows).
+    ``samples_file`` (relative to the run folder) holds every raw sample: the page's figures come from it."""
+
+    name: str
+    rate_rps: float
+    """Mean offered rate (arrivals / measured seconds)."""
+    seed: int
+    samples_file: str
+    window_start: float
+    window_end: float
+    latency: LatencySummary = field(metadata=FLAT)
+    percentile_ci_ms: dict[str, list[float | None]] = field(default_factory=dict)
+    failure_kinds: dict[str, int] = field(default_factory=dict)
+    cpu_ms_per_request: float | None = None
+    server_cpu_util: float | None = None
+    generator_limited: bool = False
+    send_lag_p99_ms: float | None = None
+
+
+@dataclass(frozen=True)
+class SizePoint(Record):
+    """The fixed load with texts of one size."""
+
+    tokens: int
+    """The target: texts of at most this many tokens (the model's tokenizer, special tokens included)."""
+    tokens_min: int
+    tokens_max: int
+    """The sent texts' actual counts (a cut at a word boundary may fall short of the target)."""
+    tokens_model: int
+    """What the encoder sees: min(tokens_max, the predictor's max_length); longer texts are truncated."""
+    texts: int
+    """Distinct texts of this size, sent in turn."""
+    requests_file: str
+    step: StepFigures
+
+
+@dataclass(frozen=True)
+class SizeResult(Record):
+    """SCENARIO=size: latency and CPU per request against request size, at the fixed load."""
+
+    rate_rps: float
+    max_length: int
+    """The predictor's truncation (manifest.json): texts above it cost the encoder no more."""
+    points: list[SizePoint] = field(default_factory=list)
+    padding: str = ""
+    """Who pads what (the predictor pads each batch to its longest text; each step's texts are one size)."""
+    wall_s: float = 0.0
+    """Seconds the scenario took, Locust starts included."""
+
+
+@dataclass(frozen=True)
+class TraceTimeline(Record):
+    """Per second of the trace (second k: [window_start + k, window_start + k + 1)), parallel lists."""
+
+    offered: list[int] = field(default_factory=list)
+    """Arrivals whose intended send time fell in the second."""
+    goodput: list[int] = field(default_factory=list)
+    """Successful responses completed in the second."""
+    failed: list[int] = field(default_factory=list)
+    """Requests sent in the second that failed (any kind)."""
+    p99_ms: list[float | None] = field(default_factory=list)
+    """p99 (nearest rank) of the successful requests sent in the second; None: none succeeded."""
+    over_slo: list[bool] = field(default_factory=list)
+    """More than 1% of the second's requests failed or took longer than the SLO's p99 bound."""
+
+
+@dataclass(frozen=True)
+class TraceResult(Record):
+    """SCENARIO=trace: an arrival trace replayed open-loop; per-second goodput and p99, SLO seconds."""
+
+    trace: str
+    """The trace file as given (the repo's example when no TRACE was given)."""
+    trace_sha256: str
+    example: bool
+    speed: float
+    columns: str
+    """The trace's header ("offset_s", "offset_s,text_id" or "offset_s,tokens")."""
+    arrivals: int
+    trace_s: float
+    """Seconds the replayed trace spans (its last offset / speed, rounded up): the timeline's length."""
+    tail_s: float
+    """Quiet seconds measured after the last arrival, so its answer can count in the goodput."""
+    slo_p99_ms: float
+    step: StepFigures
+    timeline_start: float
+    """Wall time of the trace's zero (the first arrival's intended time minus its offset): second k of
+    the timeline is [timeline_start + k, timeline_start + k + 1)."""
+    timeline: TraceTimeline
+    seconds_over_slo: int
+    goodput_ratio: float
+    """Successful responses completed in the window / arrivals."""
+    peak_rate_rps: int
+    """Most arrivals in one second of the replayed trace."""
+    wall_s: float = 0.0
 
 
 @dataclass
@@ -16,3 +117,5 @@ class ScenarioResults(Record):
     """Every scenario the run measured, by name; ``failed``: the ones that failed, with the reason."""
 
     failed: dict[str, str] = field(default_factory=dict)
+    size: SizeResult | None = None
+    trace: TraceResult | None = None
