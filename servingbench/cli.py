@@ -18,8 +18,8 @@ from servingbench.measure.cost import validate_family
 from servingbench.presets import presets_of
 from servingbench.profiles import PROFILES, Profile, get_profile
 from servingbench.results import results_root
+from servingbench.scenarios import STEADY, get_scenario, parse_scenarios
 from servingbench.scenarios import available as scenario_names
-from servingbench.scenarios import parse_scenarios
 from servingbench.scenarios.base import ScenarioOptions
 from servingbench.servers.errors import LaunchError
 
@@ -161,7 +161,11 @@ def scenario_choice(args: argparse.Namespace, profile: Profile) -> tuple[tuple[s
     names = parse_scenarios(args.scenario, profile.scenarios)
     if args.trace_speed <= 0:
         raise ValueError(f"TRACE_SPEED must be > 0, got {args.trace_speed:g}")
-    return names, ScenarioOptions(trace=args.trace, trace_speed=args.trace_speed)
+    options = ScenarioOptions(trace=args.trace, trace_speed=args.trace_speed)
+    for name in names:  # each scenario's own input check (a malformed trace), before the model or a server
+        if name != STEADY:
+            get_scenario(name).check(options)
+    return names, options
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

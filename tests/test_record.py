@@ -75,6 +75,8 @@ def opened(rate: float, rps: float, p99: float, purpose: str, name: str, *, seed
 
 def full_record() -> RunRecord:
     """A record with every part set to something other than its default."""
+    from tests.size_trace_records import size_result, trace_result  # they build on opened() above
+
     fixed = opened(20.0, 19.8, 30.0, FIXED_LOAD, "open_fixed")
     probes = [opened(80.0, 79.0, 60.0, SLO_PROBE, "slo_probe1"),
               opened(160.0, 120.0, 900.0, SLO_PROBE, "slo_probe2")]
@@ -116,7 +118,8 @@ def full_record() -> RunRecord:
                         Cost("c7i.large", 0.04465, 0.157, "1 vCPU", "AWS", "2026-01-01", price, 0.5, "c7i",
                              "not applicable: set only so that every field is exercised")),
         scenarios_run=["steady", "overload"],
-        scenarios=ScenarioResults(failed={"overload": "LoadError: Locust failed (exit 1)"}),
+        scenarios=ScenarioResults(failed={"overload": "LoadError: Locust failed (exit 1)"},
+                                  size=size_result(), trace=trace_result()),
         server_log_tail="ready\n", stop=StopReport(0.5, ["1234 python"], [], []), status="complete",
         failure_reason=None, finished_at="2026-01-01T00:05:00+00:00",
     )
@@ -133,7 +136,8 @@ def parts(record: RunRecord) -> list:
             r.stop, *r.steps, *r.open_steps, r.steps[0].latency, r.steps[0].resources,
             r.open_steps[0].stability, r.slo_search, *r.slo_search.probes, *r.slo_search.confirmations,
             r.open_steps[-1].verdict, *r.open_steps[-1].segments, r.summary, r.summary.overhead,
-            r.summary.cost, r.summary.cost.price, r.scenarios, r]
+            r.summary.cost, r.summary.cost.price, r.scenarios, r.scenarios.size, *r.scenarios.size.points,
+            r.scenarios.size.points[0].step, r.scenarios.trace, r.scenarios.trace.timeline, r]
 
 
 @pytest.mark.parametrize("index", range(len(parts(full_record()))))
