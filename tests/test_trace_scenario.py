@@ -228,7 +228,8 @@ def test_the_replay_sends_the_trace_sped_up_and_finds_the_burst(tmp_path):
     parts = [np.arange(0, 4, 0.1), np.arange(4, 6, 0.02), np.arange(6, 10, 0.1)]  # a burst at 4..6 s
     offsets = np.round(np.concatenate(parts), 3)
     ids = np.arange(offsets.size) % 7
-    path = write(tmp_path, "offset_s,text_id\n" + "".join(f"{o:.3f},{i}\n" for o, i in zip(offsets, ids, strict=True)))
+    body = "".join(f"{o:.3f},{i}\n" for o, i in zip(offsets, ids, strict=True))
+    path = write(tmp_path, "offset_s,text_id\n" + body)
     server = ReplayServer(slow_from=2.0, slow_to=3.0, fail_indices=frozenset({5}))  # replayed seconds
     sc = synthetic_scenario(tmp_path, server, path, speed=2.0)
     result = trace_scenario.SCENARIO.run(sc)
