@@ -247,3 +247,39 @@ def test_the_replay_sends_the_trace_sped_up_and_finds_the_burst(tmp_path):
     assert timeline(samples, result.timeline_start, 5, 100.0).over_slo == result.timeline.over_slo
     assert (sc.folder / "scenarios" / "trace" / "trace.requests.json").is_file()
     assert TraceResult.from_dict(result.to_dict()) == result
+
+
+def test_the_run_page_and_the_index_show_the_samples_figures(tmp_path):
+    import re
+    import shutil
+
+    from servingbench.measure import stats
+    from servingbench.report.pages import write_reports
+    from tests.test_report_data import write_run
+
+    server = ReplayServer(slow_from=3.0, slow_to=5.0)
+    sc = synthetic_scenario(tmp_path, server, None)  # the example trace
+    result = trace_scenario.SCENARIO.run(sc)
+    assert result.example and result.trace == "loadtests/traces/diurnal_bursts.csv"
+    results = tmp_path / "results"
+    folder = write_run(results, extra={"scenarios": {"failed": {}, "trace": result.to_dict()},
+                                       "scenarios_run": ["trace"]})
+    shutil.copytree(sc.folder / "scenarios", folder / "scenarios")
+    write_reports(results, tmp_path / "reports")
+    page = (folder / "report.html").read_text().split('id="scenario-trace"')[1]
+    samples = np.load(folder / result.step.samples_file)
+    line = timeline(samples, result.timeline_start, result.trace_s, result.slo_p99_ms)
+    window = stats.sent_in_window(samples, result.step.window_start, result.step.window_end)
+
+    def shown(field: str) -> float:
+        return float(re.search(rf'data-field="{field}" data-value="([^"]+)"', page).group(1))
+
+    assert shown("seconds_over_slo") == line.seconds_over_slo == 2
+    assert shown("p99_ms") == stats.summarize(window, 1.0).p99_ms
+    assert shown("goodput_ratio") == goodput_ratio(samples, result.step.window_start, result.step.window_end,
+                                                   result.arrivals)
+    seconds = re.findall(r'<tr data-second="(\d+)"><td>\d+</td><td>(\d+)</td><td>(\d+)</td>', page)
+    assert [(int(a), int(b)) for _, a, b in seconds] == list(zip(line.offered, line.goodput, strict=True))
+    assert "<svg" in page
+    index = (tmp_path / "reports" / "index.html").read_text().split('id="trace-index"')[1]
+    assert f'data-metric="seconds_over_slo" data-value="{line.seconds_over_slo}"' in index
