@@ -13,6 +13,7 @@ the target (a cut at a word boundary, so a text may fall one or two tokens short
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,8 +48,6 @@ def token_counter(model_dir: Path) -> TokenCounter:
 
 def max_length(model_dir: Path, default: int = 128) -> int:
     """Where the served predictor truncates (manifest.json's max_length, as shared_model/predictor.py)."""
-    import json
-
     manifest = Path(model_dir) / "manifest.json"
     if manifest.is_file():
         return int(json.loads(manifest.read_text()).get("max_length", default))
