@@ -39,7 +39,8 @@ def test_v2_request_is_a_model_infer_request():
 def test_v2_typed_answer_decodes():
     out = pb.ModelInferResponse(model_name="sentiment", outputs=[
         pb.ModelInferResponse.InferOutputTensor(name="label", datatype="BYTES", shape=[2],
-                                                contents=pb.InferTensorContents(bytes_contents=[b"pos", b"neg"])),
+                                                contents=pb.InferTensorContents(
+                                                    bytes_contents=[b"pos", b"neg"])),
         pb.ModelInferResponse.InferOutputTensor(name="score", datatype="FP64", shape=[2],
                                                 contents=pb.InferTensorContents(fp64_contents=[0.9, 0.75])),
     ])
@@ -86,7 +87,8 @@ def test_torchserve_codec_round_trip():
     msgs = load_proto(adapter.folder / "proto" / "inference.proto")
     request = msgs.PredictionsRequest.FromString(call.body)
     assert request.model_name == "m" and dict(request.input) == {"data": b'{"texts": ["good film"]}'}
-    answer = msgs.PredictionResponse(prediction=b'[{"label": "positive", "score": 0.875}]').SerializeToString()
+    answer = msgs.PredictionResponse(prediction=b'[{"label": "positive", "score": 0.875}]')
+    answer = answer.SerializeToString()
     assert codec.decode(answer) == [("positive", 0.875)]
     with pytest.raises(ProtocolError):
         codec.decode(msgs.PredictionResponse(prediction=b'{"code": 400}').SerializeToString())
@@ -110,7 +112,7 @@ def test_protocol_refusals_name_the_grpc_frameworks():
         check_protocol(adapter, "grpc")
     with pytest.raises(GrpcUnavailable, match="Frameworks with one: mlserver, torchserve, triton"):
         check_protocol(load_adapter("rayserve"), "grpc")
-    with pytest.raises(GrpcUnavailable, match="user-written .proto"):
+    with pytest.raises(GrpcUnavailable, match=r"user-written \.proto"):
         check_protocol(load_adapter("rayserve"), "grpc")
     with pytest.raises(GrpcUnavailable, match="remote TARGET"):
         check_protocol(load_adapter("mlserver"), "grpc", remote=True)

@@ -60,8 +60,8 @@ def _requests(tmp_path: Path, method: str) -> Path:
 
 def test_closed_loop_over_grpc(grpc_server, tmp_path):
     _, cpus = split_cpus(None, None)
-    result = run_locust(_requests(tmp_path, "/t.S/Ok"), grpc_server, users=4, run_time_s=3, max_requests=100_000,
-                        cpus=cpus, out_dir=tmp_path, name="closed")
+    result = run_locust(_requests(tmp_path, "/t.S/Ok"), grpc_server, users=4, run_time_s=3,
+                        max_requests=100_000, cpus=cpus, out_dir=tmp_path, name="closed")
     codes, latency = result.samples[:, 2], result.samples[:, 1]
     assert len(codes) > 100 and set(codes) == {200.0}
     assert np.median(latency) >= SERVICE_S * 1000  # a real round trip to a server that takes 10 ms
