@@ -409,12 +409,14 @@ def test_a_fixed_load_p99_on_too_few_samples_is_shown_as_such_not_as_a_number(tm
 def test_rest_and_grpc_runs_meet_only_in_the_protocol_table(tmp_path):
     """A gRPC run is never ranked with REST runs nor tracked in their series; the REST vs gRPC table
     pairs it with the same framework's REST run and calls the difference from the two intervals."""
-    _held_run(tmp_path, "mlserver", [59.0, 60.0, 61.0], 60.0, failing=70.0, started="2026-01-01T00:00:00+00:00")
+    day1, day2 = "2026-01-01T00:00:00+00:00", "2026-01-02T00:00:00+00:00"
+    _held_run(tmp_path, "mlserver", [59.0, 60.0, 61.0], 60.0, failing=70.0, started=day1)
     _held_run(tmp_path, "mlserver", [99.0, 100.0, 101.0], 100.0, failing=110.0,
-              started="2026-01-02T00:00:00+00:00", extra_transport="grpc")
-    _held_run(tmp_path, "triton", [50.0, 51.0, 52.0], 51.0, started="2026-01-01T00:00:00+00:00")
+              started=day2, extra_transport="grpc")
+    _held_run(tmp_path, "triton", [50.0, 51.0, 52.0], 51.0, started=day1)
     all_views = views(tmp_path)
-    assert {v.label for v in all_views} == {"mlserver (default)", "mlserver (default, gRPC)", "triton (default)"}
+    assert {v.label for v in all_views} == {"mlserver (default)", "mlserver (default, gRPC)",
+                                            "triton (default)"}
     from servingbench.report import history
     from servingbench.report.protocols import protocol_rows
 
