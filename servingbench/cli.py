@@ -286,7 +286,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     try:
         adapter = load_adapter(args.framework)
-        check_protocol(adapter, args.protocol, remote=bool(args.target))
+        check_protocol(adapter, args.protocol, "remote" if args.target else args.launch)
         profile = get_profile(args.profile)
         server_cpus, loadgen_cpus = split_cpus(args.server_cpus, args.loadgen_cpus)
         dist = distribution(args)

@@ -127,8 +127,8 @@ def run_bench(config: BenchConfig, model_dir: Path, out: Callable[[str], None] =
     for leftover in reap_leftovers():
         out(f"reaped a leftover of a dead harness: {leftover}")
     adapter = load_adapter(config.framework)
-    check_protocol(adapter, config.protocol, remote=bool(config.target))
     tunables, preset_note = resolve_tunables(adapter, config.preset, config.overrides)
+    check_protocol(adapter, config.protocol, options.mode)
     writer = RunWriter(config.results_root, adapter.name, config.preset)
     _record_setup(writer.record, config, adapter, tunables, preset_note, model_dir)
     progress = Progress(adapter.name, _estimate_s(config, adapter, options), out)

@@ -115,7 +115,9 @@ def test_protocol_refusals_name_the_grpc_frameworks():
     with pytest.raises(GrpcUnavailable, match=r"user-written \.proto"):
         check_protocol(load_adapter("rayserve"), "grpc")
     with pytest.raises(GrpcUnavailable, match="remote TARGET"):
-        check_protocol(load_adapter("mlserver"), "grpc", remote=True)
+        check_protocol(load_adapter("mlserver"), "grpc", "remote")
+    with pytest.raises(GrpcUnavailable, match="LAUNCH=local only"):
+        check_protocol(load_adapter("mlserver"), "grpc", "docker")
     with pytest.raises(GrpcUnavailable, match="choose one of: rest, grpc"):
         check_protocol(load_adapter("mlserver"), "soap")
     check_protocol(load_adapter("rayserve"), "rest")

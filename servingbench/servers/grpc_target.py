@@ -28,7 +28,7 @@ def grpc_frameworks() -> list[str]:
     return [name for name in available() if "grpc" in load_adapter(name).protocols]
 
 
-def check_protocol(adapter: Adapter, protocol: str, remote: bool = False) -> None:
+def check_protocol(adapter: Adapter, protocol: str, mode: str = "local") -> None:
     """Raise GrpcUnavailable (a ValueError) unless this run can speak ``protocol`` to this framework."""
     from servingbench.adapter import PROTOCOLS
 
@@ -40,9 +40,12 @@ def check_protocol(adapter: Adapter, protocol: str, remote: bool = False) -> Non
         why = f" ({adapter.grpc_refusal})" if adapter.grpc_refusal else ""
         raise GrpcUnavailable(f"{adapter.name} has no gRPC inference API here{why}. Frameworks with one: "
                               f"{', '.join(grpc_frameworks())}")
-    if remote:
-        raise GrpcUnavailable("PROTOCOL=grpc needs a server the harness launches (local or docker): a remote "
-                              "TARGET is an HTTP base URL, its gRPC address is unknown")
+    if mode == "remote":
+        raise GrpcUnavailable("PROTOCOL=grpc needs a server the harness launches here: a remote TARGET is an "
+                              "HTTP base URL, its gRPC address is unknown")
+    if mode == "docker":
+        raise GrpcUnavailable("PROTOCOL=grpc runs with LAUNCH=local only: docker mode publishes the image's "
+                              "ports by number and the harness does not yet map the gRPC one")
 
 
 def grpc_send(address: str, request: GrpcRequest, timeout: float = 30.0, channel=None) -> bytes:
