@@ -3,8 +3,9 @@
 #              [SERVER_CPUS=0] [LOADGEN_CPUS=1] [PORT=8000] [WORKERS=..] [MAX_BATCH_SIZE=..] [MAX_BATCH_DELAY_MS=..]
 #              [SCENARIO=steady,overload,burst,coldstart,batch,size,trace|all] [TRACE=file.csv TRACE_SPEED=2]
 #              [TARGET=http://host:port] [LOADGEN_WORKERS=N] [MODEL=path/to/your/model] [LAUNCH=docker] [PRICE_FAMILY=c7i|m7i|r7i]
+#              [PROTOCOL=rest|grpc]   gRPC: mlserver, triton, torchserve (their gRPC inference APIs)
 #              [LOADGEN_MASTER=host:port LOADGEN_REMOTE_WORKERS=M]   (workers: make loadgen-worker MASTER=host:port)
-#   make compare [FRAMEWORKS=a,b] [PRESETS=default,tuned] [PROFILE=...]   every framework in turn
+#   make compare [FRAMEWORKS=a,b] [PRESETS=default,tuned] [PROFILE=...] [PROTOCOL=grpc]   every framework in turn
 #   make tune FRAMEWORK=<name> [BUDGET_MIN=12]   earn the tuned preset by a configuration search
 #   make crosscheck FRAMEWORK=<name> [PRESET=..] [DURATION_S=45]   the newest headline re-judged by MLPerf LoadGen
 #   make test        the whole test suite (unit, model, real servers, end-to-end benches)
@@ -38,14 +39,16 @@ bench:
 		$(call opt,--max-batch-delay-ms,$(MAX_BATCH_DELAY_MS)) $(call opt,--target,$(TARGET)) \
 		$(call opt,--loadgen-workers,$(LOADGEN_WORKERS)) $(call opt,--model,$(MODEL)) \
 		$(call opt,--launch,$(LAUNCH)) $(call opt,--price-family,$(PRICE_FAMILY)) \
-		$(call opt,--scenario,$(SCENARIO)) $(call opt,--trace,$(TRACE)) $(call opt,--trace-speed,$(TRACE_SPEED))
+		$(call opt,--scenario,$(SCENARIO)) $(call opt,--trace,$(TRACE)) $(call opt,--trace-speed,$(TRACE_SPEED)) \
+		$(call opt,--protocol,$(PROTOCOL))
 
 compare:
 	@$(SB) compare --frameworks $(FRAMEWORKS) \
 		--presets $(PRESETS) --profile $(PROFILE) --slo-ms $(SLO) \
 		$(call opt,--server-cpus,$(SERVER_CPUS)) $(call opt,--loadgen-cpus,$(LOADGEN_CPUS)) \
 		$(call opt,--loadgen-workers,$(LOADGEN_WORKERS)) $(call opt,--price-family,$(PRICE_FAMILY)) \
-		$(call opt,--scenario,$(SCENARIO)) $(call opt,--trace,$(TRACE)) $(call opt,--trace-speed,$(TRACE_SPEED))
+		$(call opt,--scenario,$(SCENARIO)) $(call opt,--trace,$(TRACE)) $(call opt,--trace-speed,$(TRACE_SPEED)) \
+		$(call opt,--protocol,$(PROTOCOL))
 
 tune:
 	@if [ -z "$(FRAMEWORK)" ]; then echo "usage: make tune FRAMEWORK=<name> [BUDGET_MIN=12]"; exit 2; fi

@@ -36,6 +36,12 @@ Poisson process at the full rate.
 The status column is the HTTP status when the server answered, else a code for why not (timeout,
 refused, reset, ...): servingbench/load/failures.py defines the codes and classifies Locust's exceptions.
 
+gRPC (PROTOCOL=grpc): the host is grpc://host:port and the requests are pre-serialized gRPC calls; the same
+user, schedule, timing, failure kinds and sample columns apply, with loadtests/grpc_client.py as the
+transport instead of Locust's HTTP client (see there: gevent, one channel per user, status codes). The
+keep-alive resend below is HTTP's: gRPC core itself retries a call that a closing connection never
+started (transparent retry), and any other failure is counted.
+
 Keep-alive: the open-loop user's pool hands out its most recently used connection first (LIFO), so after
 a burst the extra connections sit idle until the next burst. A server closes an idle connection after
 its keep-alive timeout (uvicorn: 5 s); a request sent on it in that instant (the server's event loop
@@ -59,13 +65,14 @@ from geventhttpclient.response import HTTPConnectionClosed
 from locust import FastHttpUser, constant, events, task
 from locust.runners import MasterRunner, WorkerRunner
 
-from servingbench.adapter import HttpRequest
+from loadtests.grpc_client import GrpcClient, is_grpc_host
+from servingbench.adapter import GrpcRequest, HttpRequest
 from servingbench.load.failures import NEVER_SENT, UNANSWERED, classify
 from servingbench.load.locust import decode_requests, read_request_rows
 
 CHUNK = 5000
 SAMPLES: list[tuple] = []
-REQUESTS: list[HttpRequest] = []
+REQUESTS: list[HttpRequest | GrpcRequest] = []
 _state: dict = {"started": 0.0, "rows": None, "next": None, "schedule": None}
 _PENDING: dict[int, tuple[float, float, float, float]] = {}
 """Open loop, requests in flight: (intended wall time, intended perf time, send lag ms, held-back ms)."""
@@ -104,7 +111,7 @@ def _is_worker(environment) -> bool:
     return isinstance(environment.runner, WorkerRunner)
 
 
-def _next_request() -> HttpRequest:
+def _next_request() -> HttpRequest | GrpcRequest:
     if _state["next"] is None:
         _state["next"] = itertools.cycle(REQUESTS)
     return next(_state["next"])
@@ -129,6 +136,17 @@ class ServingUser(FastHttpUser):
     network_timeout = 30.0
     connection_timeout = 10.0
     concurrency = 512  # the open-loop user's connection pool; a closed-loop user uses one at a time
+    grpc: GrpcClient | None = None
+    """The gRPC transport when the host is grpc://host:port (PROTOCOL=grpc), else None (HTTP)."""
+
+    def on_start(self) -> None:
+        if is_grpc_host(self.host):
+            self.grpc = GrpcClient(str(self.host), self.network_timeout, self.environment.events)
+
+    def on_stop(self) -> None:
+        if self.grpc is not None:
+            self.grpc.close()
+            self.grpc = None
 
     @task
     def load(self) -> None:
@@ -143,7 +161,15 @@ class ServingUser(FastHttpUser):
             gevent.sleep(1)  # the request budget is spent: idle until stopped
             return
         req = _next_request()
+        if isinstance(req, GrpcRequest):
+            self._grpc().send(req)
+            return
         self.client.request(req.method, req.path, data=req.body, headers=req.headers, name="infer")
+
+    def _grpc(self) -> GrpcClient:
+        if self.grpc is None:
+            raise RuntimeError(f"gRPC requests need a grpc://host:port host, got {self.host!r}")
+        return self.grpc
 
     def schedule(self) -> None:
         """The whole Poisson schedule of this process's share, then wait to be stopped."""
@@ -205,8 +231,10 @@ class ServingUser(FastHttpUser):
             _PENDING.pop(key, None)
         SAMPLES.append((intended_wall, (time.perf_counter() - intended) * 1000, code, lag_ms, held_ms))
 
-    def _send(self, req: HttpRequest) -> tuple[int, BaseException | None]:
+    def _send(self, req: HttpRequest | GrpcRequest) -> tuple[int, BaseException | None]:
         """Send once: the HTTP status or failure code (failures.classify), and the exception if any."""
+        if isinstance(req, GrpcRequest):
+            return self._grpc().send(req)
         # Locust's request event puts the request's exception in it (see _on_request). Nested: Locust
         # copies the context dict it is given (merging the user's context), but not what it holds.
         outcome: dict = {}
@@ -294,7 +322,10 @@ def _on_request(response_time: float, start_time: float, response: object, excep
             outcome["exception"] = exception
         return
     # a 2xx that still failed (e.g. a truncated body) counts as a failure of the exception's kind
-    SAMPLES.append((start_time, response_time, classify(getattr(response, "status_code", 0) or 0, exception)))
+    code = context.get("sb_code") if isinstance(context, dict) else None  # a gRPC call's, already classified
+    if code is None:
+        code = classify(getattr(response, "status_code", 0) or 0, exception)
+    SAMPLES.append((start_time, response_time, code))
     if len(SAMPLES) == _opts(environment).sb_max_requests and not _is_worker(environment):
         gevent.spawn(environment.runner.quit)
 

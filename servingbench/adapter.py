@@ -98,6 +98,47 @@ class HttpRequest:
     headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": "application/json"})
 
 
+@dataclass(frozen=True)
+class GrpcRequest:
+    """One unary gRPC call on the wire: the full method name and the serialized request message.
+
+    Pre-serialized like an HttpRequest's body, so the load generator sends bytes and does no protobuf
+    work of its own (servingbench/grpc_codecs.py builds them from real protobuf messages)."""
+
+    method: str
+    """"/package.Service/Method", e.g. "/inference.GRPCInferenceService/ModelInfer"."""
+    body: bytes
+
+
+PROTOCOLS = ("rest", "grpc")
+"""The wire protocols a run can speak (PROTOCOL=, --protocol): the framework's HTTP API, or its gRPC API."""
+
+
+class GrpcCodec(Protocol):
+    """Texts to one native gRPC request and its serialized answer back to predictions."""
+
+    def encode(self, texts: list[str]) -> GrpcRequest: ...
+
+    def decode(self, body: bytes) -> list[Prediction]:
+        """Raise ProtocolError when the answer is not predictions."""
+        ...
+
+    def describe(self) -> str:
+        """The service, method and messages in one line, for reports."""
+        ...
+
+
+@dataclass(frozen=True)
+class GrpcService:
+    """Where and how a framework serves its gRPC inference API."""
+
+    port_name: str
+    """The key in ``LaunchSpec.ports`` (and ``Adapter.port_names``) of the gRPC listener."""
+    codec: GrpcCodec
+    note: str = ""
+    """What differs from the REST path (readiness, concurrency), shown with gRPC runs."""
+
+
 class Codec(Protocol):
     """Texts to one native HTTP request and its response back to predictions (see servingbench.codecs)."""
 
@@ -128,6 +169,15 @@ class Adapter(ABC):
     """Caveats the report prints beside this framework's numbers."""
     min_workers: int = 1
     """Fewest workers the framework can run (MLServer: 0, inference in its main process)."""
+    grpc: ClassVar[GrpcService | None] = None
+    """The framework's gRPC inference API, when it serves one (PROTOCOL=grpc); readiness stays on HTTP."""
+    grpc_refusal: ClassVar[str] = ""
+    """Why a framework without ``grpc`` has none here (printed when PROTOCOL=grpc is refused)."""
+
+    @property
+    def protocols(self) -> frozenset[str]:
+        """The wire protocols a run of this framework can speak: always "rest", "grpc" where served."""
+        return frozenset({"rest", "grpc"} if self.grpc is not None else {"rest"})
 
     # -- identity and files ---------------------------------------------------------------------
     @property

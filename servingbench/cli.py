@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from servingbench.adapter import PROTOCOLS
 from servingbench.cpusets import format_cpus, parse_cpus, split_cpus
 from servingbench.frameworks import UnknownFramework, available, load_adapter
 from servingbench.load.locust import Distribution
@@ -22,6 +23,7 @@ from servingbench.scenarios import STEADY, get_scenario, parse_scenarios
 from servingbench.scenarios import available as scenario_names
 from servingbench.scenarios.base import ScenarioOptions
 from servingbench.servers.errors import LaunchError
+from servingbench.servers.grpc_target import check_protocol, grpc_frameworks
 
 if TYPE_CHECKING:
     from servingbench.run import BenchConfig
@@ -145,6 +147,9 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--price-family", default=os.environ.get("PRICE_FAMILY") or None,
                         help="price the server on this instance family only (e.g. c7i, m7i, r7i; "
                              "default: the cheapest fitting instance of c7i, m7i, r7i)")
+    parser.add_argument("--protocol", default=os.environ.get("PROTOCOL") or "rest", choices=PROTOCOLS,
+                        help="the wire protocol of the parity gate and the load: the REST API, or "
+                             "its gRPC inference API (only frameworks that serve one: see `make list`)")
     parser.add_argument("--loadgen-master", default=os.environ.get("LOADGEN_MASTER") or None,
                         help="host:port the Locust master binds for remote workers (e.g. 0.0.0.0:5557)")
     parser.add_argument("--scenario", default=os.environ.get("SCENARIO") or None,
@@ -174,8 +179,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     try:
         names = available() if args.frameworks == "all" else [n.strip() for n in args.frameworks.split(",")]
+        if args.frameworks == "all" and args.protocol == "grpc":
+            names = grpc_frameworks()  # "all" over gRPC: every framework that serves it
         for name in names:
-            load_adapter(name)
+            check_protocol(load_adapter(name), args.protocol)
         presets = [p.strip() for p in args.presets.split(",") if p.strip()]
         profile = get_profile(args.profile)
         server_cpus, loadgen_cpus = split_cpus(args.server_cpus, args.loadgen_cpus)
@@ -198,7 +205,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
                        server_cpus=server_cpus, loadgen_cpus=loadgen_cpus,
                        results_root=args.results or results_root(), distribution=dist,
                        price_family=args.price_family or "", scenarios=scenarios,
-                       scenario_options=scenario_options)
+                       scenario_options=scenario_options, protocol=args.protocol)
     runs = compare(names, presets, base, model_dir)
     print()
     print(summary_table(runs))
@@ -274,7 +281,7 @@ def _bench_config(args: argparse.Namespace, framework: str, profile: Profile, se
         http_port=args.port, results_root=args.results or results_root(), target=args.target,
         distribution=dist, launch=args.launch, server_memory=args.server_memory,
         price_family=args.price_family or "",
-        scenarios=scenarios, scenario_options=scenario_options,
+        scenarios=scenarios, scenario_options=scenario_options, protocol=args.protocol,
     )
 
 
@@ -283,6 +290,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     try:
         adapter = load_adapter(args.framework)
+        check_protocol(adapter, args.protocol, "remote" if args.target else args.launch)
         profile = get_profile(args.profile)
         server_cpus, loadgen_cpus = split_cpus(args.server_cpus, args.loadgen_cpus)
         dist = distribution(args)
@@ -358,7 +366,7 @@ def cmd_crosscheck(args: argparse.Namespace) -> int:
 def cmd_list() -> int:
     for name in available():
         adapter = load_adapter(name)
-        print(f"{name:12s} {adapter.display_name}")
+        print(f"{name:12s} {adapter.display_name}  [protocols: {', '.join(sorted(adapter.protocols))}]")
         for preset, chosen in presets_of(adapter).items():
             print(f"    {preset:8s} {chosen.tunables}  # {chosen.note}")
     return 0

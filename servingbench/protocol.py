@@ -51,7 +51,8 @@ class TargetStoppedAnswering(RuntimeError):
 
 def run_parity_gate(server: Target, model_dir: Path, record: RunRecord, progress: Progress) -> None:
     """The evaluation set through the native protocol; raises ParityFailed when it does not match."""
-    progress("parity gate: evaluation sentences through the native protocol")
+    over = " (gRPC)" if server.base_url.startswith("grpc://") else ""
+    progress(f"parity gate: evaluation sentences through the native protocol{over}")
     items = eval_set()
     reference = reference_predictions(model_dir, [t for t, _ in items])
     parity = check_parity(server.predict, reference, items, labels=model_labels(model_dir))
@@ -81,7 +82,7 @@ def run_load_protocol(ctx: StepContext, profile: Profile, record: RunRecord, fol
                       progress: Progress, fresh: FreshStart | None = None) -> None:
     """Warm-up, closed-loop steps, the fixed-load open-loop step, the SLO search and its repeats."""
     server = ctx.server
-    write_requests(server.adapter, request_texts(), ctx.requests_file)
+    write_requests(server.adapter, request_texts(), ctx.requests_file, ctx.protocol)
     warm_up(ctx, profile, profile.warmup_s, "warmup", progress)
 
     for i, users in enumerate(profile.users, 1):

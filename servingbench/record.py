@@ -403,6 +403,9 @@ class RunRecord(Record):
     # what was run
     display_name: str = ""
     protocol: str = ""
+    transport: str = "rest"
+    """The wire protocol the load and the parity gate spoke (PROTOCOL=rest|grpc): runs of different
+    transports are ranked and tracked apart, and compared only in the REST vs gRPC table."""
     notes: str = ""
     preset_note: str = ""
     overrides: dict[str, Any] = field(default_factory=dict)

@@ -36,6 +36,7 @@ from servingbench.results import RunWriter
 from servingbench.scenarios import STEADY, get_scenario
 from servingbench.scenarios.base import ScenarioContext, ScenarioOptions, run_scenarios
 from servingbench.servers.errors import LaunchError
+from servingbench.servers.grpc_target import GrpcTarget, check_protocol
 from servingbench.servers.launch import LaunchOptions, launch
 from servingbench.servers.local import framework_python
 from servingbench.servers.registry import reap_leftovers
@@ -73,6 +74,9 @@ class BenchConfig:
     scenarios: tuple[str, ...] = (STEADY,)
     """What to measure, in order (scenarios.parse_scenarios): "steady" is the base protocol."""
     scenario_options: ScenarioOptions = field(default_factory=ScenarioOptions)
+    protocol: str = "rest"
+    """The wire protocol of the parity gate and the load (--protocol): "rest", or "grpc" where the
+    adapter declares a gRPC service (servers/grpc_target.py); readiness stays the adapter's own."""
 
     def launch_options(self) -> LaunchOptions:
         """How the server is reached: a TARGET is remote mode, else ``launch`` (local or docker)."""
@@ -124,6 +128,7 @@ def run_bench(config: BenchConfig, model_dir: Path, out: Callable[[str], None] =
         out(f"reaped a leftover of a dead harness: {leftover}")
     adapter = load_adapter(config.framework)
     tunables, preset_note = resolve_tunables(adapter, config.preset, config.overrides)
+    check_protocol(adapter, config.protocol, options.mode)
     writer = RunWriter(config.results_root, adapter.name, config.preset)
     _record_setup(writer.record, config, adapter, tunables, preset_note, model_dir)
     progress = Progress(adapter.name, _estimate_s(config, adapter, options), out)
@@ -150,7 +155,9 @@ def _record_setup(record: RunRecord, config: BenchConfig, adapter: Adapter, tuna
                   preset_note: str, model_dir: Path) -> None:
     """What the run is, before anything is measured: configuration, versions, model, load spread."""
     record.display_name = adapter.display_name
-    record.protocol = adapter.protocol
+    record.transport = config.protocol
+    grpc = adapter.grpc if config.protocol == "grpc" else None
+    record.protocol = grpc.codec.describe() if grpc else adapter.protocol
     record.notes = adapter.notes
     record.preset_note = preset_note
     record.overrides = {k: v for k, v in config.overrides.items() if v is not None}
@@ -239,6 +246,10 @@ class ServerUnderTest:
                 model_dir=self.model_dir, run_id=self.writer.run_id, progress=self.progress))
             self._stack, self.target = stack, target
             record.set_launch(target.launch_record())
+            if self.config.protocol == "grpc":  # launched and ready as ever; predictions and load over gRPC
+                target = GrpcTarget.of(target)
+                stack.callback(target.close)
+                self.target = target
             monitor = stack.enter_context(TreeMonitor(target.tree)) if target.tree is not None else None
         except BaseException:
             stack.close()
@@ -254,7 +265,7 @@ class ServerUnderTest:
         ceiling = record.generator_ceiling
         self.context = StepContext(target, monitor, load_dir / "requests.json", load_dir,
                                    self.config.loadgen_cpus, self.config.slo_p99_ms,
-                                   distribution=self.config.distribution,
+                                   distribution=self.config.distribution, protocol=self.config.protocol,
                                    generator_keeps_rps=ceiling.keeps_schedule_rps if ceiling else None)
         return self.context
 
@@ -298,6 +309,10 @@ def _measure_ceiling(config: BenchConfig, adapter: Adapter, writer: RunWriter, p
     profile = config.profile
     requests_file = write_requests(adapter, request_texts(), writer.folder / "load" / "requests.json")
     if profile.ceiling_s <= 0:
+        return
+    if config.protocol == "grpc":  # the no-op server speaks HTTP: its ceiling says nothing of the gRPC user
+        progress("load generator ceiling: not measured for gRPC (the no-op server speaks HTTP); steps are "
+                 "judged generator-limited by the generator's own CPU and send lag")
         return
     progress(f"load generator ceiling: no-op server, {max(profile.users)} users, {profile.ceiling_s:.0f} s, "
              f"then open loop at {OPEN_FRACTION:g} of that rate")

@@ -36,7 +36,8 @@ def server_versions(adapter: Adapter, python: Path) -> dict:
 
 
 def harness_versions() -> dict:
-    names = ["locust", "numpy", "hdrhistogram", "psutil", "onnxruntime", "tokenizers"]
+    names = ["locust", "numpy", "hdrhistogram", "psutil", "onnxruntime", "tokenizers",
+             "grpcio", "tritonclient"]  # the gRPC load user and its V2 messages (PROTOCOL=grpc)
     found = {}
     for name in names:
         try:

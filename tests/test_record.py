@@ -93,7 +93,7 @@ def full_record() -> RunRecord:
         run_id="20260101T000000Z-baseline-tuned", framework="baseline", preset="tuned",
         started_at="2026-01-01T00:00:00+00:00", git=GitInfo("f" * 40, True),
         machine=Machine("host", "CPU", 2, 8.0, "6.1", "Linux", "3.11.7", [0.5, 0.4, 0.3], 1.5e9),
-        display_name="Baseline", protocol="JSON", notes="a note", preset_note="earned",
+        display_name="Baseline", protocol="JSON", transport="grpc", notes="a note", preset_note="earned",
         overrides={"workers": 2},
         tuning_evidence={"date": "20261130T000000Z"}, tunables={"workers": 2, "max_batch_size": 1},
         profile={"name": "quick", "users": [1, 4]}, slo=Slo(100.0, 0.001), cpus=CpuSets([0], [1]),

@@ -242,11 +242,12 @@ def test_rebuild_keeps_fresh_pages_and_prunes_removed_runs(tmp_path):
     assert gone.name not in (out / "index.html").read_text()
 
 
-def _held_run(root, name, achieved, rate, failing=None, **kw):
+def _held_run(root, name, achieved, rate, failing=None, extra_transport="rest", **kw):
     tput = sorted(achieved)[len(achieved) // 2]
     spread = [min(achieved), max(achieved)]
     return write_run(root, name, samples=False, tput=tput, summary_extra={"throughput_at_slo_spread": spread},
-                     extra={"slo_search": held_search(achieved, rate, failing)}, **kw)
+                     extra={"slo_search": held_search(achieved, rate, failing), "transport": extra_transport},
+                     **kw)
 
 
 def test_ahead_tied_and_unproven_come_from_the_runs_intervals(tmp_path):
@@ -403,3 +404,29 @@ def test_a_fixed_load_p99_on_too_few_samples_is_shown_as_such_not_as_a_number(tm
     assert "43.21" not in index and 'data-value="43.21' not in index
     md = (tmp_path / "reports" / "summary.md").read_text()
     assert "10.00 / too few samples (20 req/s open loop)" in md and "43.21" not in md
+
+
+def test_rest_and_grpc_runs_meet_only_in_the_protocol_table(tmp_path):
+    """A gRPC run is never ranked with REST runs nor tracked in their series; the REST vs gRPC table
+    pairs it with the same framework's REST run and calls the difference from the two intervals."""
+    day1, day2 = "2026-01-01T00:00:00+00:00", "2026-01-02T00:00:00+00:00"
+    _held_run(tmp_path, "mlserver", [59.0, 60.0, 61.0], 60.0, failing=70.0, started=day1)
+    _held_run(tmp_path, "mlserver", [99.0, 100.0, 101.0], 100.0, failing=110.0,
+              started=day2, extra_transport="grpc")
+    _held_run(tmp_path, "triton", [50.0, 51.0, 52.0], 51.0, started=day1)
+    all_views = views(tmp_path)
+    assert {v.label for v in all_views} == {"mlserver (default)", "mlserver (default, gRPC)",
+                                            "triton (default)"}
+    from servingbench.report import history
+    from servingbench.report.protocols import protocol_rows
+
+    assert len({history.series_key(v) for v in all_views if v.framework == "mlserver"}) == 2
+    (row,) = protocol_rows(all_views)
+    assert (row.framework, row.rest.throughput_rps, row.grpc.throughput_rps) == ("mlserver", 60.0, 100.0)
+    assert row.verdict == "gRPC ahead" and row.grpc.bracket == (100.0, 110.0)
+    index = write_reports(tmp_path, tmp_path / "reports")[-1].read_text()
+    ranking = index.split('id="ranking-section"')[1].split('id="protocols"')[0]
+    assert 'data-framework="mlserver"' in ranking and "20260102T000000Z-mlserver-default" not in ranking
+    table = index.split('id="protocols-table"')[1].split("</table>")[0]
+    assert 'data-protocol="grpc"' in table and 'data-verdict="gRPC ahead"' in table
+    assert "bracket 100.0–110.0 req/s" in table

@@ -27,6 +27,7 @@ class BentoMLAdapter(Adapter):
     package = "bentoml"
     port_names = ("http",)
     ready_timeout_s = 120.0
+    grpc_refusal = "BentoML 1.4's service API serves HTTP only (its gRPC server was dropped with the 1.2 API)"
     stop_timeout_s = 15.0
     notes = (
         "bentoml serve: a supervisor process (BentoML's circus fork, kantoku) that owns the listening "

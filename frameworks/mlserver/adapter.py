@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from servingbench.adapter import Adapter, LaunchSpec, Preset, ServerCommand, Tunables
+from servingbench.adapter import Adapter, GrpcService, LaunchSpec, Preset, ServerCommand, Tunables
 from servingbench.codecs import OpenInferenceV2Codec
+from servingbench.grpc_codecs import OpenInferenceV2GrpcCodec
 
 MODEL = "sentiment"
 CODEC = OpenInferenceV2Codec(MODEL)
@@ -23,6 +24,9 @@ class MLServerAdapter(Adapter):
     codec = CODEC
     package = "mlserver"
     port_names = ("http", "grpc", "metrics")
+    grpc = GrpcService("grpc", OpenInferenceV2GrpcCodec(MODEL),
+                       "Open Inference Protocol V2 over gRPC on its own port (same loopback host); "
+                       "readiness stays on REST (a real prediction over HTTP)")
     ready_timeout_s = 120.0
     min_workers = 0
     """workers=0 is MLServer's own parallel_workers=0: inference in the main process."""

@@ -34,6 +34,11 @@ class RayServeAdapter(Adapter):
     package = "ray"
     port_names = ("http", *RAY_PORTS)
     ready_timeout_s = 180.0
+    grpc_refusal = (
+        "Ray Serve's gRPC proxy serves only services the user defines: it needs a user-written .proto, "
+        "compiled into Python and registered through grpc_options.grpc_servicer_functions, and deployment "
+        "methods that take those messages. It has no generic inference service, so a gRPC run would "
+        "measure a protocol this project invented, not Ray Serve's")
     stop_timeout_s = 15.0
     codec = TextsJsonCodec()
     notes = (

@@ -55,6 +55,8 @@ class SeldonAdapter(Adapter):
     package = "seldon-core"
     port_names = ("http", "grpc", "metrics")
     ready_timeout_s = 90.0
+    grpc_refusal = ("the Seldon v1 wrapper's gRPC server (SeldonMessage) binds 0.0.0.0 with no flag, and "
+                    "servingbench has no codec for it yet")
     stop_timeout_s = 15.0
     notes = (
         "Seldon Core v2 serves models through MLServer (V2 protocol) behind Kubernetes or Docker Compose; "

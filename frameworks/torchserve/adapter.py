@@ -13,10 +13,13 @@ from __future__ import annotations
 import http.client
 import json
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 from servingbench.adapter import (
     Adapter,
+    GrpcRequest,
+    GrpcService,
     HttpRequest,
     LaunchSpec,
     Prediction,
@@ -33,6 +36,13 @@ MAX_BODY_BYTES = 256 * 1024
 JVM_OPTS = "-Xms32m -Xmx256m -XX:+UseSerialGC -XX:-UsePerfData"
 """A small JVM: a 256 MB heap (the JVM default is a quarter of RAM), one GC thread, no /tmp/hsperfdata."""
 
+GRPC_PROTO = Path(__file__).resolve().parent / "proto" / "inference.proto"
+"""TorchServe 0.12.0's own gRPC inference service, byte for byte as the torchserve wheel ships it (inside
+ts/frontend/model-server.jar, proto/inference.proto; Apache-2.0, pytorch/serve). No package ships its Python
+stubs, so the messages are compiled from it at first use (servingbench.grpc_codecs.load_proto);
+tests/integration/test_torchserve.py checks the copy against the installed torchserve's jar."""
+GRPC_SERVICE = "org.pytorch.serve.grpc.inference.InferenceAPIsService"
+
 IMAGE_HOME = "/home/model-server"
 IMAGE_CONFIG = f"{IMAGE_HOME}/config.properties"
 """The image's config.properties (frameworks/torchserve/docker/config.properties: the default preset)."""
@@ -41,6 +51,45 @@ RUN_CONFIG = f"{IMAGE_HOME}/tmp/config.properties"
 IMAGE_COMMAND = ["torchserve", "--foreground", "--ts-config", IMAGE_CONFIG, "--model-store",
                  f"{IMAGE_HOME}/model-store", "--ncs"]
 """The Dockerfile's CMD (after its ENTRYPOINT, tini)."""
+
+
+@dataclass(frozen=True)
+class TorchServeGrpcCodec:
+    """``InferenceAPIsService/Predictions``: ``PredictionsRequest{model_name, input={"data": <the REST
+    body>}}``. TorchServe hands each ``input`` entry to the handler as a field of the request row, so
+    server/handler.py reads the same {"texts": [...]} JSON as over REST; the answer's ``prediction`` is
+    the handler's JSON list of {"label", "score"}."""
+
+    model: str
+    method: str = f"/{GRPC_SERVICE}/Predictions"
+
+    def describe(self) -> str:
+        return (f'gRPC {GRPC_SERVICE}/Predictions: PredictionsRequest{{model_name "{self.model}", input '
+                '{"data": JSON {"texts": [...]}}} -> PredictionResponse.prediction, JSON list of {"label", '
+                '"score"}')
+
+    def encode(self, texts: list[str]) -> GrpcRequest:
+        request = _grpc_messages().PredictionsRequest(model_name=self.model,
+                                                      input={"data": json_body({"texts": texts})})
+        return GrpcRequest(self.method, request.SerializeToString())
+
+    def decode(self, body: bytes) -> list[Prediction]:
+        from google.protobuf.message import DecodeError
+
+        try:
+            response = _grpc_messages().PredictionResponse.FromString(body)
+        except DecodeError as exc:
+            raise ProtocolError(f"not a PredictionResponse: {body[:100]!r}") from exc
+        payload = parse_json(200, response.prediction)
+        if not isinstance(payload, list):
+            raise ProtocolError(f"expected a JSON list of predictions, got {str(payload)[:200]}")
+        return pairs(payload)
+
+
+def _grpc_messages():
+    from servingbench.grpc_codecs import load_proto
+
+    return load_proto(GRPC_PROTO)
 
 
 class TorchServeAdapter(Adapter):
@@ -52,6 +101,9 @@ class TorchServeAdapter(Adapter):
     )
     package = "torchserve"
     port_names = ("http", "management", "metrics", "grpc_inference", "grpc_management")
+    grpc = GrpcService("grpc_inference", TorchServeGrpcCodec(MODEL),
+                       "gRPC inference API on its own Netty listener; readiness stays on the REST and "
+                       "management APIs")
     ready_timeout_s = 180.0
     stop_timeout_s = 20.0
     notes = (

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from servingbench.adapter import Adapter, LaunchSpec, Preset, ServerCommand, Tunables
+from servingbench.adapter import Adapter, GrpcService, LaunchSpec, Preset, ServerCommand, Tunables
 from servingbench.codecs import OpenInferenceV2Codec
+from servingbench.grpc_codecs import OpenInferenceV2GrpcCodec
 
 MODEL = "sentiment"
 CODEC = OpenInferenceV2Codec(MODEL, text_shape=(1,))
@@ -30,6 +31,9 @@ class TritonAdapter(Adapter):
     codec = CODEC
     package = "nvidia-pytriton"
     port_names = ("http", "grpc", "metrics")
+    grpc = GrpcService("grpc", OpenInferenceV2GrpcCodec(MODEL, text_shape=(1,)),
+                       "Open Inference Protocol V2 over gRPC on its own port (same loopback host); "
+                       "readiness stays on REST (a real prediction over HTTP)")
     # The Python-backend stub links Debian's libpython3.11; a venv from another 3.11 build (pyenv's)
     # fails model load with "'_thread.RLock' object has no attribute '_recursion_count'".
     python = "/usr/bin/python3.11"

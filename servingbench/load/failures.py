@@ -17,6 +17,11 @@ Which exception means what was found by sending FastHttpUser's requests (geventh
 - a truncated body or a reply that is not HTTP: ``HTTPParseError`` ("invalid response");
 - a 4xx or 5xx: the status code itself (Locust's ``LocustBadStatusCode`` carries the response).
 
+Over gRPC (PROTOCOL=grpc; loadtests/grpc_client.py) every answer travels in an HTTP/2 200 response and its
+outcome is the grpc-status trailer: OK is recorded as 200, a deadline past ``network_timeout`` as
+"timeout", an UNAVAILABLE whose details say the connection was refused or reset as those kinds, and
+any other status as its own kind, "gRPC <STATUS>" (:func:`classify_grpc`, codes GRPC_BASE - status).
+
 Samples written before these codes existed hold 0 for every transport failure and -1 for both "never
 sent" and "unanswered at drain": they keep those meanings (LEGACY_*), and new samples never use 0 or -1.
 """
@@ -39,6 +44,14 @@ NEVER_SENT = -7
 UNANSWERED = -8
 """Open loop: sent, and still without an answer at the drain deadline."""
 
+GRPC_BASE = -100
+"""A gRPC status s (1..16) other than the kinds above is recorded as GRPC_BASE - s."""
+GRPC_STATUS_NAMES = ("OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
+                     "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+                     "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
+                     "UNAUTHENTICATED")
+"""gRPC status codes by number, as the gRPC specification numbers them."""
+
 KIND_NAMES: Mapping[int, str] = {
     LEGACY_NO_RESPONSE: "no response (kind not recorded)",
     LEGACY_UNANSWERED: "unanswered or never sent",
@@ -58,6 +71,8 @@ def kind_name(code: int) -> str:
     """The kind of a status code: "HTTP 503" for a status the server sent, else the transport kind."""
     if code >= 100:
         return f"HTTP {code}"
+    if GRPC_BASE - len(GRPC_STATUS_NAMES) < code < GRPC_BASE:
+        return f"gRPC {GRPC_STATUS_NAMES[GRPC_BASE - code]}"
     return KIND_NAMES.get(code, f"unknown code {code}")
 
 
@@ -124,3 +139,21 @@ def _transport_kind(exception: BaseException | None) -> int:
     if isinstance(exception, HTTPParseError):
         return INVALID_RESPONSE
     return OTHER_ERROR
+
+
+def classify_grpc(status: int, details: str = "") -> int:
+    """The status column for one finished gRPC call: 200 for OK, else the code of its kind.
+
+    ``status`` is the gRPC status number (grpc.StatusCode.X.value[0]), ``details`` its message.
+    """
+    if status == 0:
+        return 200
+    name = GRPC_STATUS_NAMES[status] if 0 < status < len(GRPC_STATUS_NAMES) else ""
+    text = details.lower()
+    if name == "DEADLINE_EXCEEDED":
+        return TIMEOUT
+    if name == "UNAVAILABLE" and ("refused" in text or "failed to connect" in text):
+        return REFUSED
+    if name == "UNAVAILABLE" and ("reset" in text or "socket closed" in text):
+        return RESET
+    return GRPC_BASE - status if name else OTHER_ERROR

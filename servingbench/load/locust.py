@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import psutil
 
-from servingbench.adapter import Adapter, HttpRequest
+from servingbench.adapter import Adapter, GrpcRequest, HttpRequest
 from servingbench.envs import REPO
 from servingbench.servers.spawn import spawn_pinned
 
@@ -36,10 +36,16 @@ class LoadError(RuntimeError):
     pass
 
 
-def write_requests(adapter: Adapter, texts: list[str], path: Path) -> Path:
-    """Encode one request per text with the adapter's codec, for Locust to replay."""
-    rows = []
+def write_requests(adapter: Adapter, texts: list[str], path: Path, protocol: str = "rest") -> Path:
+    """Encode one request per text with the adapter's codec (its gRPC codec for ``protocol="grpc"``), for
+    Locust to replay."""
+    rows: list[dict] = []
     for text in texts:
+        if protocol == "grpc":
+            call = adapter.grpc.codec.encode([text])  # type: ignore[union-attr]
+            rows.append({"transport": "grpc", "method": call.method,
+                         "body": base64.b64encode(call.body).decode("ascii")})
+            continue
         req = adapter.encode([text])
         rows.append({"method": req.method, "path": req.path, "headers": req.headers,
                      "body": base64.b64encode(req.body).decode("ascii")})
@@ -52,11 +58,12 @@ def read_request_rows(path: str | Path) -> list[dict]:
     return json.loads(Path(path).read_text())
 
 
-def decode_requests(rows: list[dict]) -> list[HttpRequest]:
-    return [HttpRequest(r["method"], r["path"], base64.b64decode(r["body"]), r["headers"]) for r in rows]
+def decode_requests(rows: list[dict]) -> list[HttpRequest | GrpcRequest]:
+    return [GrpcRequest(r["method"], base64.b64decode(r["body"])) if r.get("transport") == "grpc"
+            else HttpRequest(r["method"], r["path"], base64.b64decode(r["body"]), r["headers"]) for r in rows]
 
 
-def read_requests(path: str | Path) -> list[HttpRequest]:
+def read_requests(path: str | Path) -> list[HttpRequest | GrpcRequest]:
     return decode_requests(read_request_rows(path))
 
 

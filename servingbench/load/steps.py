@@ -39,6 +39,8 @@ class StepContext:
     distribution: Distribution = field(default_factory=Distribution)
     open_loop: Callable[..., LoadResult] = run_open_loop
     """What runs one open-loop schedule (load.locust.run_open_loop; tests give a synthetic server)."""
+    protocol: str = "rest"
+    """The wire protocol of the load ("rest" or "grpc"; the server is then a GrpcTarget)."""
     generator_keeps_rps: float | None = None
     """The rate up to which the generator kept its own schedule against the no-op server
     (Ceiling.keeps_schedule_rps; None: not measured): the generator-limited rule's reference."""

@@ -123,6 +123,8 @@ class RunView:
     steps: list[dict] = field(default_factory=list)
     """Closed-loop steps as run.json writes them (flat mappings), for the tables and plots."""
     open_steps: list[dict] = field(default_factory=list)
+    transport: str = "rest"
+    """The wire protocol of the load ("rest" or "grpc"): part of the setting, never ranked across."""
 
     @cached_property
     def raw(self) -> dict:
@@ -154,7 +156,7 @@ class RunView:
 
     @property
     def label(self) -> str:
-        return f"{self.framework} ({self.preset})"
+        return f"{self.framework} ({self.preset}{', gRPC' if self.transport == 'grpc' else ''})"
 
     @property
     def sort_time(self) -> str:
@@ -198,7 +200,13 @@ class RunView:
 
     @property
     def setting(self) -> str:
-        """What must be equal for two runs to be ranked or tracked together: machine, SLO, profile, CPUs."""
+        """What must be equal for two runs to be ranked or tracked together: machine, SLO, profile, CPUs,
+        and the wire protocol (REST and gRPC meet only in report/protocols.py's table)."""
+        return self.base_setting + ("; protocol gRPC" if self.transport == "grpc" else "")
+
+    @property
+    def base_setting(self) -> str:
+        """The setting without the wire protocol: what a REST and a gRPC run must share to be paired."""
         m = self.machine
         machine = f"{m.cpu_model or '?'} x{m.logical_cpus}, {m.memory_gib:g} GiB" if m else "unknown machine"
         slo = f"{self.slo_p99_ms:g}" if self.slo_p99_ms is not None else "?"
@@ -260,6 +268,8 @@ class RunView:
     def reproduce_command(self) -> str:
         """The make line that repeats this run's measurement on the same machine."""
         parts = [f"make bench FRAMEWORK={self.framework}", f"PRESET={self.preset}", f"PROFILE={self.profile}"]
+        if self.transport != "rest":
+            parts.append(f"PROTOCOL={self.transport}")
         if self.slo_p99_ms is not None:
             parts.append(f"SLO={self.slo_p99_ms:g}")
         if self.server_cpus:
@@ -426,6 +436,7 @@ def run_view(record: RunRecord) -> RunView:
         folder=folder,
         run_id=record.run_id or folder.name or "run",
         framework=record.framework or "unknown",
+        transport=record.transport or "rest",
         display_name=record.display_name or record.framework or "unknown",
         preset=record.preset or "default",
         profile=str(record.profile.get("name") or "unknown"),

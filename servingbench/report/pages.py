@@ -26,6 +26,7 @@ from servingbench.report.format import fmt, fmt_pct, fmt_signed, fmt_spread
 from servingbench.report.history import METRICS
 from servingbench.report.markdown import summary_markdown
 from servingbench.report.model import RunView, run_view
+from servingbench.report.protocols import protocol_rows
 from servingbench.report.scenarios import index_sections, run_sections
 from servingbench.results import list_runs, load_run
 
@@ -308,7 +309,10 @@ def write_reports(results: Path, out: Path | None = None) -> list[Path]:
     written: list[Path] = []
     for view in views:
         written += _publish_run(env, view, out, code_mtime)
-    comparison = compare(views)
+    # the ranking is REST's; gRPC runs are ranked and tracked apart, and meet REST only in protocol_rows
+    comparison = compare([v for v in views if v.transport == "rest"])
+    comparison.failed = [v for v in sorted(views, key=lambda r: r.sort_time, reverse=True) if not v.complete]
+    comparison.all_runs = sorted(views, key=lambda r: r.sort_time, reverse=True)
     verdicts = history.evaluate(views)
     generated = _now()
     index = out / "index.html"
@@ -316,6 +320,7 @@ def write_reports(results: Path, out: Path | None = None) -> list[Path]:
         c=comparison, verdicts=verdicts, regressions=[v for v in verdicts if v.status == "regression"],
         plots=index_plots(comparison), trends=history_plots(views, verdicts), metrics=METRICS,
         rule=history.RULE_TEXT, meta=_methodology(comparison), generated_at=generated,
+        protocols=protocol_rows(views),
         results_dir=str(results), sections=index_sections(views, env),
     ), encoding="utf-8")
     regressions = out / "regressions.json"

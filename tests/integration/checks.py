@@ -67,3 +67,44 @@ def assert_rejects_bad_input(
         assert answer[0][0] == expected_answer[0][0], f"wrong answer after {case}"
         assert abs(answer[0][1] - expected_answer[0][1]) < 1e-4, f"wrong score after {case}"
     return seen
+
+
+def assert_grpc_parity_and_open_loop(server: Server, model_dir, out_dir, rate_rps: float = 8.0,
+                                     seconds: float = 3.0) -> None:
+    """PROTOCOL=grpc on this server: its gRPC port listens on loopback only, the evaluation set through the
+    adapter's gRPC codec passes the parity gate, and a short open-loop Poisson step of the Locust gRPC user
+    is answered in full (every request OK, latency from the intended send time)."""
+    import numpy as np
+
+    from loadtests.corpus import request_texts
+    from servingbench.cpusets import split_cpus
+    from servingbench.load.locust import run_open_loop, write_requests
+    from servingbench.servers.grpc_target import GrpcTarget
+    from servingbench.servers.procs import listening_on
+
+    target = GrpcTarget.of(server)
+    try:
+        listeners = listening_on([target.port])  # "port P on ADDRESS (pid N)"
+        assert listeners and all(_loopback(x.split(" on ")[1].split(" (")[0]) for x in listeners), listeners
+        items = eval_set()
+        result = check_parity(target.predict, reference_predictions(model_dir, [t for t, _ in items]), items)
+        assert result.passed, result.to_dict()
+        assert result.sentences >= 100
+    finally:
+        target.close()
+    requests = write_requests(server.adapter, request_texts(), out_dir / "grpc_requests.json", "grpc")
+    _, cpus = split_cpus(None, None)
+    step = run_open_loop(requests, target.base_url, rate_rps=rate_rps, duration_s=seconds, seed=7, cpus=cpus,
+                         out_dir=out_dir, name="grpc_open", drain_s=10)
+    codes = step.samples[:, 2]
+    assert len(codes) > rate_rps * seconds / 3 and set(codes) == {200.0}, np.unique(codes, return_counts=True)
+    assert np.all(step.samples[:, 1] >= step.samples[:, 3])  # latency includes the send lag
+
+
+def _loopback(address: str) -> bool:
+    """127.0.0.1, ::1, or an IPv6 socket bound to the IPv4-mapped ::ffff:127.0.0.1 (MLServer's gRPC)."""
+    import ipaddress
+
+    ip = ipaddress.ip_address(address)
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return ip.is_loopback or bool(mapped and mapped.is_loopback)

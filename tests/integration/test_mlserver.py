@@ -14,7 +14,12 @@ from servingbench.frameworks import load_adapter
 from servingbench.measure.parity import eval_set, reference_predictions
 from servingbench.servers.local import Server, framework_python, launched
 from servingbench.servers.procs import listening_on
-from tests.integration.checks import PROBE, assert_parity, assert_rejects_bad_input
+from tests.integration.checks import (
+    PROBE,
+    assert_grpc_parity_and_open_loop,
+    assert_parity,
+    assert_rejects_bad_input,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -68,6 +73,7 @@ def test_default_preset_over_rest_and_grpc(model_dir, tmp_path):
         assert bad["error"]["code"] == "INVALID_ARGUMENT", bad
         assert grpc_infer(server, [])["predictions"] == []
         assert server.predict([PROBE])[0][0] == reference_predictions(model_dir, [PROBE])[0][0]
+        assert_grpc_parity_and_open_loop(server, model_dir, tmp_path)  # PROTOCOL=grpc: the harness's codec
 
         ports = list(server.spec.ports.values())
         assert set(server.spec.ports) == {"http", "grpc", "metrics"}

@@ -10,9 +10,13 @@ import pytest
 
 from servingbench.frameworks import load_adapter
 from servingbench.measure.parity import reference_predictions
-from servingbench.servers.local import launched
+from servingbench.servers.local import framework_python, launched
 from servingbench.servers.procs import listening_on
-from tests.integration.checks import assert_parity, assert_rejects_bad_input
+from tests.integration.checks import (
+    assert_grpc_parity_and_open_loop,
+    assert_parity,
+    assert_rejects_bad_input,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -52,7 +56,21 @@ def test_default_serves_the_model_and_survives_bad_input(model_dir, tmp_path):
         assert [label for label, _ in answers] == [label for label, _ in expected]
         assert all(abs(a[1] - e[1]) < 1e-4 for a, e in zip(answers, expected, strict=True))
         assert_readiness_reads_the_management_api(adapter, server)
+        assert_grpc_parity_and_open_loop(server, model_dir, tmp_path)  # PROTOCOL=grpc: its inference API
     _assert_nothing_left(server, run_dir)
+
+
+def test_grpc_proto_is_the_installed_torchserves():
+    """frameworks/torchserve/proto/inference.proto is byte for byte the one inside the installed
+    torchserve's frontend jar (the service the harness's gRPC codec speaks)."""
+    import zipfile
+
+    adapter = load_adapter("torchserve")
+    site = framework_python(adapter).parent.parent / "lib"
+    (jar,) = site.glob("python3*/site-packages/ts/frontend/model-server.jar")
+    with zipfile.ZipFile(jar) as archive:
+        shipped = archive.read("proto/inference.proto")
+    assert (adapter.folder / "proto" / "inference.proto").read_bytes() == shipped
 
 
 def assert_readiness_reads_the_management_api(adapter, server) -> None:

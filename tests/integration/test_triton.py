@@ -20,7 +20,11 @@ from servingbench.frameworks import load_adapter
 from servingbench.measure.parity import eval_set, reference_predictions
 from servingbench.servers.local import framework_python, free_port, launched
 from servingbench.servers.procs import listening_on
-from tests.integration.checks import assert_parity, assert_rejects_bad_input
+from tests.integration.checks import (
+    assert_grpc_parity_and_open_loop,
+    assert_parity,
+    assert_rejects_bad_input,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -93,6 +97,7 @@ def test_default_preset_serves_and_survives_bad_input(model_dir, tmp_path):
         seen = assert_rejects_bad_input(server, model_dir, ACCEPTED)
         assert seen["empty_batch"] == 400
         assert_clients_agree(adapter, server, model_dir, batch=4)
+        assert_grpc_parity_and_open_loop(server, model_dir, tmp_path)  # PROTOCOL=grpc: the harness's codec
         # Everything the server writes stays in the run folder: workspace, sockets, logs.
         workspace = run_dir / "pytriton"
         assert (workspace / "model-store" / "sentiment" / "config.pbtxt").is_file()
