@@ -4,6 +4,7 @@
 #              [SCENARIO=steady,overload,burst,coldstart,batch,size,trace|all] [TRACE=file.csv TRACE_SPEED=2]
 #              [TARGET=http://host:port] [LOADGEN_WORKERS=N] [MODEL=path/to/your/model] [LAUNCH=docker] [PRICE_FAMILY=c7i|m7i|r7i]
 #              [PROTOCOL=rest|grpc]   gRPC: mlserver, triton, torchserve (their gRPC inference APIs)
+#              [MODEL_VARIANT=fp32|int8]   int8: ONNX Runtime's dynamic quantisation of the same model
 #              [LOADGEN_MASTER=host:port LOADGEN_REMOTE_WORKERS=M]   (workers: make loadgen-worker MASTER=host:port)
 #   make compare [FRAMEWORKS=a,b] [PRESETS=default,tuned] [PROFILE=...] [PROTOCOL=grpc]   every framework in turn
 #   make tune FRAMEWORK=<name> [BUDGET_MIN=12]   earn the tuned preset by a configuration search
@@ -28,7 +29,7 @@ opt = $(if $(2),$(1) $(2))
 .PHONY: help bench compare tune crosscheck loadgen-worker list report model env test test-fast lint clean
 
 help:
-	@sed -n '2,11p' Makefile
+	@sed -n '2,13p' Makefile
 
 bench:
 	@if [ -z "$(FRAMEWORK)" ]; then echo "usage: make bench FRAMEWORK=<name>; frameworks: $$(ls frameworks | tr '\n' ' ')"; exit 2; fi
@@ -40,7 +41,7 @@ bench:
 		$(call opt,--loadgen-workers,$(LOADGEN_WORKERS)) $(call opt,--model,$(MODEL)) \
 		$(call opt,--launch,$(LAUNCH)) $(call opt,--price-family,$(PRICE_FAMILY)) \
 		$(call opt,--scenario,$(SCENARIO)) $(call opt,--trace,$(TRACE)) $(call opt,--trace-speed,$(TRACE_SPEED)) \
-		$(call opt,--protocol,$(PROTOCOL))
+		$(call opt,--protocol,$(PROTOCOL)) $(call opt,--model-variant,$(MODEL_VARIANT))
 
 compare:
 	@$(SB) compare --frameworks $(FRAMEWORKS) \
@@ -48,7 +49,8 @@ compare:
 		$(call opt,--server-cpus,$(SERVER_CPUS)) $(call opt,--loadgen-cpus,$(LOADGEN_CPUS)) \
 		$(call opt,--loadgen-workers,$(LOADGEN_WORKERS)) $(call opt,--price-family,$(PRICE_FAMILY)) \
 		$(call opt,--scenario,$(SCENARIO)) $(call opt,--trace,$(TRACE)) $(call opt,--trace-speed,$(TRACE_SPEED)) \
-		$(call opt,--protocol,$(PROTOCOL))
+		$(call opt,--protocol,$(PROTOCOL)) \
+		$(call opt,--model,$(MODEL)) $(call opt,--model-variant,$(MODEL_VARIANT))
 
 tune:
 	@if [ -z "$(FRAMEWORK)" ]; then echo "usage: make tune FRAMEWORK=<name> [BUDGET_MIN=12]"; exit 2; fi
@@ -72,7 +74,7 @@ report:
 	@$(SB) report
 
 model:
-	@$(SB) model
+	@$(SB) model $(call opt,--variant,$(MODEL_VARIANT))
 
 env:
 	@py=$(HARNESS) && echo "harness environment: $$py"

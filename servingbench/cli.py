@@ -16,6 +16,7 @@ from servingbench.cpusets import format_cpus, parse_cpus, split_cpus
 from servingbench.frameworks import UnknownFramework, available, load_adapter
 from servingbench.load.locust import Distribution
 from servingbench.measure.cost import validate_family
+from servingbench.model_cache import check_variant
 from servingbench.presets import presets_of
 from servingbench.profiles import PROFILES, Profile, get_profile
 from servingbench.results import results_root
@@ -90,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="list frameworks and their presets")
     model = sub.add_parser("model", help="build the shared model if needed and print its folder")
     model.add_argument("--hf-model", type=Path, default=None, help="export your own HF classifier folder")
+    model.add_argument("--variant", default=os.environ.get("MODEL_VARIANT") or "fp32", help="fp32 or int8")
 
     report = sub.add_parser("report", help="write HTML reports from results/")
     report.add_argument("--results", type=Path, default=None)
@@ -97,8 +99,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def resolve_model(path: Path | None) -> Path:
-    """The model folder to serve: the built default, a ready ONNX folder, or a Hugging Face folder."""
+def resolve_model(path: Path | None, variant: str = "fp32") -> Path:
+    """The model folder to serve: ``variant`` (fp32, int8) of the built default, a ready ONNX folder, or a
+    Hugging Face folder; a variant other than fp32 is built from that folder once and cached."""
+    from servingbench.model_cache import check_variant, ensure_variant
+
+    check_variant(variant)
+    return ensure_variant(_resolve_fp32(path), variant)
+
+
+def _resolve_fp32(path: Path | None) -> Path:
     from servingbench.model_cache import ensure_model
 
     if path is None:
@@ -138,6 +148,8 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--results", type=Path, default=None, help="results folder (default: results/)")
     parser.add_argument("--model", type=Path, default=os.environ.get("MODEL") or None,
                         help="serve your own model: an ONNX folder or a Hugging Face classifier folder")
+    parser.add_argument("--model-variant", default=os.environ.get("MODEL_VARIANT") or "fp32",
+                        help="fp32 (the export) or int8 (ONNX Runtime dynamic quantisation of it)")
     parser.add_argument("--no-report", action="store_true", help="do not write the HTML reports")
     parser.add_argument("--loadgen-workers", type=int, default=int(os.environ.get("LOADGEN_WORKERS") or 1),
                         help="Locust worker processes here (1: one process; N: a master and N workers)")
@@ -189,6 +201,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         dist = distribution(args)
         validate_family(args.price_family)
         scenarios, scenario_options = scenario_choice(args, profile)
+        check_variant(args.model_variant)
     except (UnknownFramework, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -196,7 +209,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print(f"servingbench compare: {', '.join(names)} x {', '.join(presets)}, profile {profile.name} "
           f"(~{minutes:.0f} min once environments exist)")
     try:
-        model_dir = resolve_model(args.model)
+        model_dir = resolve_model(args.model, args.model_variant)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -205,7 +218,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
                        server_cpus=server_cpus, loadgen_cpus=loadgen_cpus,
                        results_root=args.results or results_root(), distribution=dist,
                        price_family=args.price_family or "", scenarios=scenarios,
-                       scenario_options=scenario_options, protocol=args.protocol)
+                       scenario_options=scenario_options, protocol=args.protocol,
+                       model_variant=args.model_variant)
     runs = compare(names, presets, base, model_dir)
     print()
     print(summary_table(runs))
@@ -282,6 +296,7 @@ def _bench_config(args: argparse.Namespace, framework: str, profile: Profile, se
         distribution=dist, launch=args.launch, server_memory=args.server_memory,
         price_family=args.price_family or "",
         scenarios=scenarios, scenario_options=scenario_options, protocol=args.protocol,
+        model_variant=args.model_variant,
     )
 
 
@@ -296,6 +311,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         dist = distribution(args)
         validate_family(args.price_family)
         scenario_choice(args, profile)
+        check_variant(args.model_variant)
         if args.launch == "docker":
             from servingbench.servers.docker import connect
 
@@ -305,7 +321,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return 2
     print(_bench_banner(args, adapter.display_name, profile, server_cpus, loadgen_cpus))
     try:
-        model_dir = resolve_model(args.model)
+        model_dir = resolve_model(args.model, args.model_variant)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -345,7 +361,7 @@ def cmd_crosscheck(args: argparse.Namespace) -> int:
             server_cpus, loadgen_cpus = recorded
         if args.duration_s <= 0 or args.threads < 1 or args.above <= 1:
             raise ValueError("--duration-s must be > 0, --threads >= 1 and --above > 1")
-        model_dir = resolve_model(args.model)
+        model_dir = resolve_model(args.model, run.model.variant if run.model else "fp32")
     except (UnknownFramework, NoRun, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -389,7 +405,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "model":
         from servingbench import model_cache
 
-        return model_cache.main(["--hf-model", str(args.hf_model)] if args.hf_model else [])
+        return model_cache.main((["--hf-model", str(args.hf_model)] if args.hf_model else [])
+                                + ["--variant", args.variant])
     if args.command == "compare":
         return cmd_compare(args)
     if args.command == "tune":

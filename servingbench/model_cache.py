@@ -41,6 +41,13 @@ REQUIREMENT_FILES = [BUILD_REQUIREMENTS, NODEPS_REQUIREMENTS]
 BUILD_ENV = "shared-model-build"
 FIRST_BUILD_MINUTES = 4
 
+VARIANTS = ("fp32", "int8")
+"""fp32: the export itself; int8: ONNX Runtime's dynamic quantisation of it (build/quantize_int8.py)."""
+QUANTIZE_MODULE = "shared_model.build.quantize_int8"
+VARIANT_KEY_VERSION = "1"
+VARIANT_INPUTS = [BUILD / "quantize_int8.py", BUILD / "variant_eval.py", BUILD / "corpus.py",
+                  BUILD / "score_eval.py", SHARED / "eval" / "sentences.csv"]
+
 
 def _sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
@@ -120,6 +127,69 @@ def ensure_model(progress: Callable[[str], None] = print, hf_model: Path | None 
     return final
 
 
+class UnknownVariant(ValueError):
+    """A model variant this harness cannot build; the message lists the valid ones."""
+
+
+def check_variant(variant: str) -> str:
+    if variant not in VARIANTS:
+        raise UnknownVariant(f"unknown model variant {variant!r}; valid: {', '.join(VARIANTS)}")
+    return variant
+
+
+def variant_key(source: Path, variant: str) -> str:
+    """Cache key of a variant: the source model (its build key, or its content hash) and the variant's recipe.
+
+    Why the source's own key when it has one: hashing a 90 MB model.onnx on every run is avoidable when the
+    export already named its inputs' hash; a user's ready ONNX folder has no key, so its content is hashed.
+    """
+    manifest = source / "manifest.json"
+    key = json.loads(manifest.read_text()).get("model_key", "") if manifest.is_file() else ""
+    digest = hashlib.sha256(f"{VARIANT_KEY_VERSION}\n{variant}\n".encode())
+    digest.update((f"key={key}" if key else f"content={_folder_digest(source)}").encode())
+    for path in VARIANT_INPUTS:
+        digest.update(f"\n{path.name}={_sha256_file(path)}".encode())
+    digest.update("\n".join(envs.requirement_lines(BUILD_REQUIREMENTS)).encode())
+    return digest.hexdigest()[:16]
+
+
+def variant_dir(source: Path, variant: str) -> Path:
+    """Where ``variant`` of the model folder ``source`` lives (fp32 is ``source`` itself)."""
+    if check_variant(variant) == "fp32":
+        return source
+    return envs.cache_root() / "models" / f"{variant}-{variant_key(source, variant)}"
+
+
+def ensure_variant(source: Path, variant: str, progress: Callable[[str], None] = print) -> Path:
+    """The folder serving ``variant`` of ``source``: built once (quantise + evaluate, ~1 min), then reused."""
+    final = variant_dir(Path(source), variant)
+    if variant == "fp32" or is_built(final):
+        return final
+    final.parent.mkdir(parents=True, exist_ok=True)
+    with open(final.parent / f".{final.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if is_built(final):
+            return final
+        progress(f"[model] building the {variant} variant (quantise, then score both variants) into {final}")
+        started = time.monotonic()
+        tmp = final.with_name(final.name + ".partial")
+        shutil.rmtree(tmp, ignore_errors=True)
+        cmd = [str(ensure_build_env()), "-m", QUANTIZE_MODULE, "--src", str(source), "--out", str(tmp),
+               "--variant-key", final.name]
+        env = dict(os.environ, ORT_DISABLE_TELEMETRY="1", SB_THREADS="1")
+        result = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO)
+        if result.returncode != 0:
+            tail = (result.stdout + result.stderr).strip().splitlines()[-30:]
+            raise RuntimeError(f"building the {variant} model failed:\n  " + "\n  ".join(tail))
+        (tmp / ".complete").write_text(f"{time.time()}\n")
+        if final.exists():
+            shutil.rmtree(final)
+        tmp.rename(final)
+        progress(f"[model] {variant} ready in {time.monotonic() - started:.0f} s: "
+                 f"{result.stdout.strip().splitlines()[-1] if result.stdout.strip() else final}")
+    return final
+
+
 def _nodeps_digest() -> str:
     """Hash of the no-deps requirement lines: the marker's content, so a changed pin reinstalls."""
     return hashlib.sha256("\n".join(envs.requirement_lines(NODEPS_REQUIREMENTS)).encode()).hexdigest()[:16]
@@ -159,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hf-model", type=Path, default=None, help="a user's HF sequence-classifier folder")
     parser.add_argument("--key", action="store_true", help="print the model key only, build nothing")
     parser.add_argument("--build-env", action="store_true", help="print the build environment's python")
+    parser.add_argument("--variant", default="fp32", help="model variant: " + ", ".join(VARIANTS))
     args = parser.parse_args(argv)
     if args.key:
         print(model_key(args.hf_model))
@@ -167,9 +238,11 @@ def main(argv: list[str] | None = None) -> int:
         print(ensure_build_env())
         return 0
     try:
-        folder = ensure_model(progress=lambda msg: print(msg, file=sys.stderr, flush=True),
-                              hf_model=args.hf_model)
-    except (RuntimeError, envs.EnvError) as exc:
+        def say(msg: str) -> None:
+            print(msg, file=sys.stderr, flush=True)
+
+        folder = ensure_variant(ensure_model(progress=say, hf_model=args.hf_model), args.variant, say)
+    except (RuntimeError, envs.EnvError, UnknownVariant) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(folder)

@@ -23,6 +23,7 @@ from servingbench.load.steps import StepContext, closed_step, open_step
 from servingbench.measure.parity import check_parity, eval_set, model_labels, reference_predictions
 from servingbench.measure.probe_verdict import ProbeRule, ProbeVerdict
 from servingbench.measure.slo_search import Confirmation, Probe, confirm, search, seed_for
+from servingbench.measure.variants import batch_dependent
 from servingbench.profiles import Profile
 from servingbench.progress import Progress
 from servingbench.record import (
@@ -54,8 +55,11 @@ def run_parity_gate(server: Target, model_dir: Path, record: RunRecord, progress
     over = " (gRPC)" if server.base_url.startswith("grpc://") else ""
     progress(f"parity gate: evaluation sentences through the native protocol{over}")
     items = eval_set()
-    reference = reference_predictions(model_dir, [t for t, _ in items])
-    parity = check_parity(server.predict, reference, items, labels=model_labels(model_dir))
+    alone = batch_dependent(model_dir)  # int8: a batching server would mix partners into each answer
+    reference = reference_predictions(model_dir, [t for t, _ in items], each_alone=alone)
+    parity = check_parity(server.predict, reference, items, labels=model_labels(model_dir),
+                          concurrency=1 if alone else 4)
+    parity.reference_batch = "each alone" if alone else "all"
     record.parity = parity
     if not parity.passed:
         raise ParityFailed(

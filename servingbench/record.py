@@ -30,6 +30,7 @@ from servingbench.measure.slo_search import Confirmation, Probe, SearchResult, p
 from servingbench.measure.stability import Stability
 from servingbench.measure.stats import LatencySummary
 from servingbench.scenarios.records import ScenarioResults
+from servingbench.measure.variants import VariantEvaluation
 from servingbench.serial import FLAT, SKIP, Record, read_field
 
 SCHEMA_VERSION = 2
@@ -348,6 +349,10 @@ class ModelInfo(Record):
     dir: str
     manifest: dict[str, Any] = field(default_factory=dict)
     """The model build's manifest.json (source, key, dtype, versions); empty when unreadable."""
+    variant: str = "fp32"
+    """fp32 (the export) or int8 (its dynamic quantisation): part of what makes two runs comparable."""
+    evaluation: VariantEvaluation | None = None
+    """Both variants' accuracy and flips (the int8 folder's evaluation.json); None for an fp32-only run."""
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,8 @@ from servingbench.load.locust import Distribution, LoadError, write_requests
 from servingbench.load.steps import StepContext
 from servingbench.measure.monitor import TreeMonitor
 from servingbench.measure.reference import run_reference
+from servingbench.measure.variants import VariantEvaluation, read_evaluation
+from servingbench.model_cache import variant_dir
 from servingbench.presets import earned_evidence, resolve_tunables
 from servingbench.profiles import Profile
 from servingbench.progress import Progress, adapter_start_estimate
@@ -77,6 +79,8 @@ class BenchConfig:
     protocol: str = "rest"
     """The wire protocol of the parity gate and the load (--protocol): "rest", or "grpc" where the
     adapter declares a gRPC service (servers/grpc_target.py); readiness stays the adapter's own."""
+    model_variant: str = "fp32"
+    """The model variant served (model_cache.VARIANTS); run_bench's model folder is that variant's."""
 
     def launch_options(self) -> LaunchOptions:
         """How the server is reached: a TARGET is remote mode, else ``launch`` (local or docker)."""
@@ -169,7 +173,8 @@ def _record_setup(record: RunRecord, config: BenchConfig, adapter: Adapter, tuna
     record.cpus = CpuSets(server=[] if config.target else list(config.server_cpus),
                           loadgen=list(config.loadgen_cpus))
     record.harness_versions = harness_versions()
-    record.model = ModelInfo(dir=str(model_dir), manifest=_manifest(model_dir))
+    record.model = ModelInfo(dir=str(model_dir), manifest=_manifest(model_dir), variant=config.model_variant,
+                             evaluation=variant_evaluation(model_dir, config.model_variant))
     record.target = config.target
     record.loadgen_workers = config.distribution.local_workers
     record.loadgen_remote_workers = config.distribution.remote_workers
@@ -324,6 +329,15 @@ def _measure_ceiling(config: BenchConfig, adapter: Adapter, writer: RunWriter, p
         kept = "kept" if ceiling.keeps_schedule_rps else "NOT kept: open-loop steps above it judged alone"
         progress(f"  open loop at {ceiling.open_rate_rps:.0f} req/s against it: own send lag p99 "
                  f"{ceiling.open_lag_p99_ms:.1f} ms, schedule {kept}")
+
+
+def variant_evaluation(model_dir: Path, variant: str) -> VariantEvaluation | None:
+    """Both variants' accuracy: the int8 folder's evaluation (an fp32 run: its int8 sibling's, if built)."""
+    try:
+        folder = model_dir if variant != "fp32" else variant_dir(model_dir, "int8")
+        return read_evaluation(folder)
+    except (OSError, ValueError):
+        return None
 
 
 def _manifest(model_dir: Path) -> dict:

@@ -36,6 +36,10 @@ class ParityResult(Record):
     """Accuracy of the served predictions against the evaluation set's labels."""
     failures: list[dict] = field(default_factory=list)
     error: str | None = None
+    concurrency: int = 4
+    """Requests in flight during the gate (1 for a batch-dependent model: no server can batch them)."""
+    reference_batch: str = "all"
+    """How the reference ran: "all" (one call; batch-independent model) or "each alone"."""
 
 
 def eval_set() -> list[tuple[str, str]]:
@@ -43,10 +47,18 @@ def eval_set() -> list[tuple[str, str]]:
         return [(row["text"], row["label"]) for row in csv.DictReader(fh)]
 
 
-def reference_predictions(model_dir: Path, texts: list[str]) -> list[Prediction]:
+def reference_predictions(model_dir: Path, texts: list[str], each_alone: bool = False) -> list[Prediction]:
+    """The in-process predictor of the same model folder (so the same variant) on ``texts``.
+
+    ``each_alone``: one call per text, as an unbatched server computes it (int8 answers depend on their
+    batch partners: measure.variants.batch_dependent).
+    """
     from shared_model.predictor import Predictor
 
-    return Predictor(model_dir, threads=1).predict(texts)
+    predictor = Predictor(model_dir, threads=1)
+    if each_alone:
+        return [predictor.predict([t])[0] for t in texts]
+    return predictor.predict(texts)
 
 
 def model_labels(model_dir: Path) -> list[str]:
@@ -92,7 +104,7 @@ def check_parity(
             answers = list(pool.map(lambda t: served([t]), texts))
     except Exception as exc:  # any failure to serve the set fails the gate, with the reason
         return ParityResult(False, len(texts), 0, float("nan"), tolerance, float("nan"),
-                            error=f"{type(exc).__name__}: {exc}")
+                            error=f"{type(exc).__name__}: {exc}", concurrency=concurrency)
     failures = []
     max_diff = 0.0
     mismatches = correct = 0
@@ -114,5 +126,5 @@ def check_parity(
     return ParityResult(
         passed=not failures, sentences=len(texts), label_mismatches=mismatches,
         max_score_diff=max_diff, tolerance=tolerance, accuracy=correct / len(texts),
-        failures=failures[:20],
+        failures=failures[:20], concurrency=concurrency,
     )

@@ -80,10 +80,10 @@ class Comparison:
         return sorted({r.profile for r in self.latest})
 
 
-def latest_complete(runs: list[RunView]) -> dict[tuple[str, str], RunView]:
-    """Newest complete run per (framework, preset) that measured the steady protocol (a scenario-only run
-    has no headline: it does not displace the last one that has)."""
-    best: dict[tuple[str, str], RunView] = {}
+def latest_complete(runs: list[RunView]) -> dict[tuple[str, str, str], RunView]:
+    """Newest complete run per (framework, preset, model variant) that measured the steady protocol (a
+    scenario-only run has no headline: it does not displace the last one that has)."""
+    best: dict[tuple[str, str, str], RunView] = {}
     for run in sorted(runs, key=lambda r: r.sort_time):
         if run.complete and run.measured_steady:
             best[run.key] = run
@@ -141,7 +141,7 @@ def _no_rate_held(this: RunView, other: RunView, other_rank: int) -> Standing:
 def compare(runs: list[RunView]) -> Comparison:
     """Rank the latest complete run of each configuration; keep every failed run with its reason."""
     ordered = sorted(runs, key=lambda r: r.sort_time)
-    newest: dict[tuple[str, str], RunView] = {}
+    newest: dict[tuple[str, str, str], RunView] = {}
     for run in ordered:
         if run.measured_steady:
             newest[run.key] = run
@@ -169,6 +169,6 @@ def compare(runs: list[RunView]) -> Comparison:
     for row in ranked[2:]:
         row.versus_leader = standing(row.run, ranked[0].run, 1)  # type: ignore[arg-type]
     never = sorted(k for k in newest if k not in chosen)
-    rows += [Row(None, fw, preset, latest_attempt=newest[(fw, preset)]) for fw, preset in never]
+    rows += [Row(None, key[0], key[1], latest_attempt=newest[key]) for key in never]
     failed = [r for r in reversed(ordered) if not r.complete]
     return Comparison(rows=rows, failed=failed, all_runs=list(reversed(ordered)))

@@ -24,6 +24,7 @@ from servingbench.measure.cost import Cost, price_age_note
 from servingbench.measure.parity import ParityResult
 from servingbench.measure.reference import Reference
 from servingbench.measure.slo_search import Probe
+from servingbench.measure.variants import VariantEvaluation
 from servingbench.record import Machine, RunRecord, SloSearch, Step, Summary
 
 COMPLETE = "complete"
@@ -151,12 +152,24 @@ class RunView:
         return self.complete and self.parity_passed is not False
 
     @property
-    def key(self) -> tuple[str, str]:
-        return (self.framework, self.preset)
+    def key(self) -> tuple[str, str, str]:
+        """What one row of the comparison stands for: framework, preset and model variant."""
+        return (self.framework, self.preset, self.variant)
 
     @property
     def label(self) -> str:
-        return f"{self.framework} ({self.preset}{', gRPC' if self.transport == 'grpc' else ''})"
+        extra = (", gRPC" if self.transport == "grpc" else "") + (f", {self.variant}" if self.variant != "fp32"
+                                                                  else "")
+        return f"{self.framework} ({self.preset}{extra})"
+
+    @property
+    def variant(self) -> str:
+        """The model variant served (fp32 for runs written before variants existed)."""
+        return self.record.model.variant if self.record.model else "fp32"
+
+    @property
+    def evaluation(self) -> VariantEvaluation | None:
+        return self.record.model.evaluation if self.record.model else None
 
     @property
     def sort_time(self) -> str:
@@ -201,12 +214,23 @@ class RunView:
     @property
     def setting(self) -> str:
         """What must be equal for two runs to be ranked or tracked together: machine, SLO, profile, CPUs,
-        and the wire protocol (REST and gRPC meet only in report/protocols.py's table)."""
+        the wire protocol (REST and gRPC meet only in report/protocols.py's table) and the model variant
+        (int8 and fp32 meet only in report/variants.py's)."""
         return self.base_setting + ("; protocol gRPC" if self.transport == "grpc" else "")
 
     @property
     def base_setting(self) -> str:
         """The setting without the wire protocol: what a REST and a gRPC run must share to be paired."""
+        return self.machine_setting + (f"; model {self.variant}" if self.variant != "fp32" else "")
+
+    @property
+    def variant_setting(self) -> str:
+        """The setting without the model variant: what an fp32 and an int8 run must share to be paired."""
+        return self.machine_setting + ("; protocol gRPC" if self.transport == "grpc" else "")
+
+    @property
+    def machine_setting(self) -> str:
+        """Machine, SLO, profile and CPU sets."""
         m = self.machine
         machine = f"{m.cpu_model or '?'} x{m.logical_cpus}, {m.memory_gib:g} GiB" if m else "unknown machine"
         slo = f"{self.slo_p99_ms:g}" if self.slo_p99_ms is not None else "?"
@@ -283,6 +307,8 @@ class RunView:
             parts.append(f"TARGET={self.record.target}")
         if self.record.loadgen_workers > 1:
             parts.append(f"LOADGEN_WORKERS={self.record.loadgen_workers}")
+        if self.variant != "fp32":
+            parts.append(f"MODEL_VARIANT={self.variant}")
         return " ".join(parts)
 
     @property

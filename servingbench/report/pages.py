@@ -28,6 +28,7 @@ from servingbench.report.markdown import summary_markdown
 from servingbench.report.model import RunView, run_view
 from servingbench.report.protocols import protocol_rows
 from servingbench.report.scenarios import index_sections, run_sections
+from servingbench.report.variants import accuracy_rows, variant_pairs
 from servingbench.results import list_runs, load_run
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -38,6 +39,7 @@ MAX_COPY_BYTES = 32 * 2**20
 def _env() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
     env.filters.update(fmt=fmt, spread=fmt_spread, pct=fmt_pct, signed=fmt_signed)
+    env.globals.update(variant_rows=accuracy_rows)
     return env
 
 
@@ -322,6 +324,7 @@ def write_reports(results: Path, out: Path | None = None) -> list[Path]:
         rule=history.RULE_TEXT, meta=_methodology(comparison), generated_at=generated,
         protocols=protocol_rows(views),
         results_dir=str(results), sections=index_sections(views, env),
+        results_dir=str(results), variant_pairs=variant_pairs(views),
     ), encoding="utf-8")
     regressions = out / "regressions.json"
     regressions.write_text(json.dumps(history.regressions_document(verdicts, generated), indent=2) + "\n")
