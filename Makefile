@@ -9,6 +9,7 @@
 #   make compare [FRAMEWORKS=a,b] [PRESETS=default,tuned] [PROFILE=...] [PROTOCOL=grpc]   every framework in turn
 #   make tune FRAMEWORK=<name> [BUDGET_MIN=12]   earn the tuned preset by a configuration search
 #   make crosscheck FRAMEWORK=<name> [PRESET=..] [DURATION_S=45]   the newest headline re-judged by MLPerf LoadGen
+#   make observability FRAMEWORK=<name>   one fixed load with the framework's own metrics on and off
 #   make test        the whole test suite (unit, model, real servers, end-to-end benches)
 #   make report      HTML reports from results/
 SHELL := /bin/bash
@@ -26,7 +27,7 @@ HARNESS = $$($(PYTHON) -m servingbench.envs harness $(HARNESS_REQ) --project $(C
 SB = py=$(HARNESS) && "$$(dirname $$py)/servingbench"
 opt = $(if $(2),$(1) $(2))
 
-.PHONY: help bench compare tune crosscheck loadgen-worker list report model env test test-fast lint clean
+.PHONY: help bench compare tune crosscheck observability loadgen-worker list report model env test test-fast lint clean
 
 help:
 	@sed -n '2,13p' Makefile
@@ -62,6 +63,12 @@ crosscheck:
 	@$(SB) crosscheck --framework $(FRAMEWORK) --preset $(PRESET) $(call opt,--duration-s,$(DURATION_S)) \
 		$(call opt,--server-cpus,$(SERVER_CPUS)) $(call opt,--loadgen-cpus,$(LOADGEN_CPUS)) \
 		$(call opt,--port,$(PORT)) $(call opt,--model,$(MODEL))
+
+observability:
+	@if [ -z "$(FRAMEWORK)" ]; then echo "usage: make observability FRAMEWORK=<name> [RATE=20] [DURATION_S=20] [ROUNDS=1]"; exit 2; fi
+	@$(SB) observability --framework $(FRAMEWORK) $(call opt,--rate,$(RATE)) \
+		$(call opt,--duration-s,$(DURATION_S)) $(call opt,--rounds,$(ROUNDS)) \
+		$(call opt,--server-cpus,$(SERVER_CPUS)) $(call opt,--loadgen-cpus,$(LOADGEN_CPUS))
 
 loadgen-worker:
 	@if [ -z "$(MASTER)" ]; then echo "usage: make loadgen-worker MASTER=<harness host>:<port> [PROCESSES=1]"; exit 2; fi

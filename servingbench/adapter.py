@@ -73,6 +73,10 @@ class LaunchSpec:
     removes at stop). A Unix socket path may not exceed 107 bytes, which a deep run folder (a clone in a
     long path, the tuning layout) already spends; TMPDIR and socket folders should point here."""
 
+    server_metrics: bool = True
+    """False: start the framework with its own metrics switched off, where it can (Adapter.metrics_switch);
+    only the cost-of-observability experiment (servingbench/observability.py) asks for it."""
+
     @property
     def temp(self) -> Path:
         """Where the server's temporary files and Unix sockets go (see ``tmp_dir``)."""
@@ -149,6 +153,39 @@ class Codec(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class MetricsSpec:
+    """Where a framework publishes its own Prometheus metrics, and which cumulative samples mean what.
+
+    Names are *sample* names as the text shows them (``foo_total``, ``bar_sum``), optionally with their own
+    label selector (``foo_total{endpoint="/predict"}``, replacing ``labels``); an empty name means the
+    framework does not report that part. measure/server_metrics.py takes the increase of each over a step.
+    """
+
+    port: str
+    """A name in ``Adapter.port_names`` ("http" when the metrics share the inference port)."""
+    path: str = "/metrics"
+    requests: str = ""
+    """Counts answered inference requests."""
+    queue_time: str = ""
+    compute_time: str = ""
+    request_time: str = ""
+    """Whole server-side request time, where the framework does not split queue and compute."""
+    time_unit_s: float = 1.0
+    """Seconds per unit of the three time samples (1e-6 for microsecond counters)."""
+    batches: str = ""
+    """Counts model executions (batches); achieved batch size = batched_items (or requests) / batches."""
+    batched_items: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    """Only samples carrying these labels (e.g. the inference endpoint, not the health one)."""
+    settle_s: float = 0.0
+    """An exporter that publishes with a delay (Ray's agent): poll up to this long after a step until the
+    request counter stops moving."""
+    settle_poll_s: float = 1.0
+    note: str = ""
+    """What the figures mean for this framework (shown on the run page)."""
+
+
 class Adapter(ABC):
     """Harness side of one serving framework."""
 
@@ -178,6 +215,11 @@ class Adapter(ABC):
     def protocols(self) -> frozenset[str]:
         """The wire protocols a run of this framework can speak: always "rest", "grpc" where served."""
         return frozenset({"rest", "grpc"} if self.grpc is not None else {"rest"})
+    metrics: ClassVar[MetricsSpec | None] = None
+    """The framework's own Prometheus endpoint (None: it exposes none; ``metrics_absent`` says so)."""
+    metrics_absent: ClassVar[str] = "exposes no metrics endpoint"
+    metrics_switch: ClassVar[str] = ""
+    """How ``LaunchSpec.server_metrics=False`` switches the framework's metrics off (empty: it cannot)."""
 
     # -- identity and files ---------------------------------------------------------------------
     @property

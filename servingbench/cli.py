@@ -88,6 +88,16 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--processes", type=int, default=1, help="worker processes on this machine")
     worker.add_argument("--cpus", default=None, help="CPU set for them (default: all)")
 
+    obs = sub.add_parser("observability", help="the cost of the framework's own metrics: one fixed load "
+                         "with them on and off (ABBA starts), p99 with intervals and CPU-ms/request")
+    obs.add_argument("--framework", required=True, help="a framework that can switch its metrics off")
+    obs.add_argument("--rate", type=float, default=20.0, help="Poisson arrival rate, req/s")
+    obs.add_argument("--duration-s", type=float, default=20.0, help="measured seconds per start")
+    obs.add_argument("--rounds", type=int, default=1, help="ABBA rounds (4 starts each)")
+    obs.add_argument("--server-cpus", default=None)
+    obs.add_argument("--loadgen-cpus", default=None)
+    obs.add_argument("--results", type=Path, default=None)
+
     sub.add_parser("list", help="list frameworks and their presets")
     model = sub.add_parser("model", help="build the shared model if needed and print its folder")
     model.add_argument("--hf-model", type=Path, default=None, help="export your own HF classifier folder")
@@ -379,6 +389,34 @@ def cmd_crosscheck(args: argparse.Namespace) -> int:
     return 0 if check.agree else 1
 
 
+def cmd_observability(args: argparse.Namespace) -> int:
+    from servingbench.model_cache import ensure_model
+    from servingbench.observability import check_framework, describe, measure
+
+    try:
+        check_framework(args.framework)
+        server_cpus, loadgen_cpus = split_cpus(args.server_cpus, args.loadgen_cpus)
+        if args.rate <= 0 or args.duration_s <= 0 or args.rounds < 1:
+            raise ValueError("--rate and --duration-s must be > 0, --rounds >= 1")
+    except (UnknownFramework, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    from datetime import UTC, datetime
+
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = (args.results or results_root()) / "observability" / f"{stamp}-{args.framework}"
+    os.sched_setaffinity(0, loadgen_cpus)
+    try:
+        result = measure(args.framework, ensure_model(), out, cpus=(server_cpus, loadgen_cpus),
+                         rate=args.rate, measure_s=args.duration_s, rounds=args.rounds)
+    except (KeyboardInterrupt, LaunchError, RuntimeError, OSError) as exc:
+        print(f"error: the experiment stopped: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 130 if isinstance(exc, KeyboardInterrupt) else 1
+    print(describe(result))
+    print(f"result: {out / 'observability.json'}")
+    return 0
+
+
 def cmd_list() -> int:
     for name in available():
         adapter = load_adapter(name)
@@ -413,6 +451,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_tune(args)
     if args.command == "crosscheck":
         return cmd_crosscheck(args)
+    if args.command == "observability":
+        return cmd_observability(args)
     if args.command == "loadgen-worker":
         from servingbench.load.locust import serve_as_workers
 

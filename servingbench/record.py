@@ -26,6 +26,7 @@ from servingbench.measure.cost import Cost
 from servingbench.measure.parity import ParityResult
 from servingbench.measure.probe_verdict import ProbeVerdict
 from servingbench.measure.reference import Reference
+from servingbench.measure.server_metrics import ServerMetricsDelta
 from servingbench.measure.slo_search import Confirmation, Probe, SearchResult, passes
 from servingbench.measure.stability import Stability
 from servingbench.measure.stats import LatencySummary
@@ -106,6 +107,9 @@ class Step(Record):
     """Failed requests of the window by kind ("HTTP 503", "timeout", "connection refused", "never sent",
     ...; load/failures.py), only the kinds that occurred. Empty for runs written before kinds were
     counted: read those from status_counts (failures.kinds_from_status_counts)."""
+    server_metrics: ServerMetricsDelta | None = None
+    """The server's own counters over the step's Locust run (measure/server_metrics.py); None where the
+    framework exposes none or the run predates the scrape."""
 
     def __post_init__(self) -> None:
         if self.mode != self.MODE:
@@ -439,6 +443,8 @@ class RunRecord(Record):
     server_versions: dict[str, str | None] = field(default_factory=dict)
     framework_version: str = ""
     server_metrics: str | None = None
+    metrics_endpoint: str = ""
+    """The framework's own metrics endpoint scraped around each step, or why none was ("exposes nothing")."""
     exposed_listeners: list[str] = field(default_factory=list)
     """Listening sockets of the server's processes not on loopback ("ADDRESS:PORT"), seen after start."""
     """Why server-side CPU, memory and processes are unavailable, when they are."""

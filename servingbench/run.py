@@ -27,6 +27,7 @@ from servingbench.load.locust import Distribution, LoadError, write_requests
 from servingbench.load.steps import StepContext
 from servingbench.measure.monitor import TreeMonitor
 from servingbench.measure.reference import run_reference
+from servingbench.measure.server_metrics import MetricsScraper
 from servingbench.measure.variants import VariantEvaluation, read_evaluation
 from servingbench.model_cache import variant_dir
 from servingbench.presets import earned_evidence, resolve_tunables
@@ -268,10 +269,12 @@ class ServerUnderTest:
         run_parity_gate(target, self.model_dir, record, self.progress)
         load_dir = self.writer.folder / "load"
         ceiling = record.generator_ceiling
+        scraper, record.metrics_endpoint = metrics_scraper(self.adapter, target)
         self.context = StepContext(target, monitor, load_dir / "requests.json", load_dir,
                                    self.config.loadgen_cpus, self.config.slo_p99_ms,
                                    distribution=self.config.distribution, protocol=self.config.protocol,
-                                   generator_keeps_rps=ceiling.keeps_schedule_rps if ceiling else None)
+                                   generator_keeps_rps=ceiling.keeps_schedule_rps if ceiling else None,
+                                   metrics=scraper)
         return self.context
 
     def restart(self) -> StepContext:
@@ -299,6 +302,18 @@ class ServerUnderTest:
             stack.__exit__(*exc)
             stop_report = getattr(target, "stop_report", None)
             self.writer.record.stop = StopReport.from_dict(stop_report) if stop_report else None
+
+
+def metrics_scraper(adapter: Adapter, target: Target) -> tuple[MetricsScraper | None, str]:
+    """The framework's own metrics endpoint on a server the harness launched, and what the run says of it."""
+    spec = adapter.metrics
+    if spec is None:
+        return None, f"{adapter.display_name} {adapter.metrics_absent}"
+    launch_spec = getattr(target, "spec", None)
+    if target.kind != "local" or launch_spec is None or spec.port not in launch_spec.ports:
+        return None, f"not scraped: the harness does not know the metrics port of a {target.kind} target"
+    scraper = MetricsScraper(spec, launch_spec.ports[spec.port])
+    return scraper, f"{scraper.endpoint}{': ' + spec.note if spec.note else ''}"
 
 
 def _measure_idle(monitor: TreeMonitor, record: RunRecord) -> None:

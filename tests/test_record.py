@@ -15,9 +15,11 @@ from servingbench.measure.cost import Cost, Price, cost_per_million
 from servingbench.measure.parity import ParityResult
 from servingbench.measure.probe_verdict import ProbeVerdict
 from servingbench.measure.reference import Reference
+from servingbench.measure.server_metrics import ServerMetricsDelta
 from servingbench.measure.slo_search import Confirmation, SearchResult
 from servingbench.measure.stability import Stability
 from servingbench.measure.stats import LatencySummary
+from servingbench.measure.variants import VariantEvaluation
 from servingbench.profiles import PROFILES
 from servingbench.record import (
     FIXED_LOAD,
@@ -47,6 +49,7 @@ from servingbench.scenarios.records import ScenarioResults
 from servingbench.serial import json_keys
 from servingbench.summary import summarize_run
 from tests.test_report_data import step as closed
+from tests.test_variants import EVALUATION
 
 
 def latency(p50: float, p99: float, rps: float, errors: int = 0) -> LatencySummary:
@@ -77,7 +80,8 @@ def full_record() -> RunRecord:
     """A record with every part set to something other than its default."""
     from tests.size_trace_records import size_result, trace_result  # they build on opened() above
 
-    fixed = opened(20.0, 19.8, 30.0, FIXED_LOAD, "open_fixed")
+    scraped = ServerMetricsDelta("http://127.0.0.1:1/metrics", 100, 100, 101, 0.1, 0.4, None, 25, 100)
+    fixed = dataclasses.replace(opened(20.0, 19.8, 30.0, FIXED_LOAD, "open_fixed"), server_metrics=scraped)
     probes = [opened(80.0, 79.0, 60.0, SLO_PROBE, "slo_probe1"),
               opened(160.0, 120.0, 900.0, SLO_PROBE, "slo_probe2")]
     repeats = [opened(80.0, a, p, SLO_REPEAT, f"slo_repeat{i}", seed=8000 + i)
@@ -98,11 +102,13 @@ def full_record() -> RunRecord:
         tuning_evidence={"date": "20261130T000000Z"}, tunables={"workers": 2, "max_batch_size": 1},
         profile={"name": "quick", "users": [1, 4]}, slo=Slo(100.0, 0.001), cpus=CpuSets([0], [1]),
         price_family="c7i",
-        harness_versions={"locust": "2.47.0", "tokenizers": None}, model=ModelInfo("/m", {"model_key": "k"}),
+        harness_versions={"locust": "2.47.0", "tokenizers": None}, model=ModelInfo(
+            "/m", {"model_key": "k"}, "int8", VariantEvaluation.from_dict(EVALUATION)),
         target="http://10.0.0.1:8000", loadgen_workers=2, loadgen_remote_workers=1, launch="docker",
         image="servingbench-baseline:x", docker_run="docker run ...", image_command=False,
         container_tunables={"workers": 2},
         server_versions={"onnxruntime": "1.20"}, framework_version="1.10", server_metrics="unavailable: test",
+        metrics_endpoint="http://127.0.0.1:1/metrics: test",
         exposed_listeners=["0.0.0.0:40123"],
         reference=Reference(1, [0], 8.0, 12.0, 100.0, 32, 200.0, 500, 8.5),
         generator_ceiling=Ceiling(2500.0, 0.6, 16, 4.0, 0.5, "no-op server", [1], 1),
@@ -200,7 +206,8 @@ def test_step_keys_are_those_of_schema_1_plus_the_name():
     # schema 2 adds the window the resources cover, the monitor's share of the generator's CPU and the
     # failures by kind to every step, the goodput's and the send lag's bookkeeping to open steps (defaults
     # when a schema-1 step is read)
-    window = {"monitor_cpu_util", "resources_start", "resources_end"}
+    # and the server's own counters over the step (server_metrics, one nested record)
+    window = {"monitor_cpu_util", "resources_start", "resources_end", "server_metrics"}
     assert json_keys(ClosedStep) == closed_v1 | {"name", "percentile_ci_ms", "failure_kinds"} | window
     # schema 2 adds the goodput's bookkeeping to open steps, and to probes the early-stopping verdict, the
     # adaptive probe's segments and the fresh start (defaults when a schema-1 or older step is read)

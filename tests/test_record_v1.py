@@ -178,7 +178,7 @@ def test_a_schema_1_run_reads_into_the_typed_record_with_every_value_kept(tmp_pa
             # schema 2's own, defaulted for v1
             added = {"name", "percentile_ci_ms", "in_flight_at_end", "throughput_is", "monitor_cpu_util",
                      "resources_start", "resources_end", "segments", "fresh_start", "failure_kinds",
-                     "held_back_sends", "own_lag_p99_ms"}
+                     "held_back_sends", "own_lag_p99_ms", "server_metrics"}
             assert same({k: v for k, v in new.to_dict().items() if k not in added}, old)
             assert getattr(new, "throughput_is", "") == ""  # never claimed as goodput
             assert new.resources.resources_start is None  # never claimed as the window's resources

@@ -19,6 +19,7 @@ class BaselineAdapter(Adapter):
     display_name = "Baseline (Starlette/uvicorn)"
     protocol = 'JSON: POST /predict {"texts": [...]} -> {"predictions": [{"label", "score"}]}'
     package = "uvicorn"
+    metrics_absent = "exposes nothing: a plain Starlette app has no metrics endpoint"
     stop_timeout_s = 10.0
     notes = "No framework: one JSON endpoint, no batching; inference runs on the event loop."
     codec = TextsJsonCodec()

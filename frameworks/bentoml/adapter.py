@@ -8,6 +8,7 @@ from servingbench.adapter import (
     Adapter,
     HttpRequest,
     LaunchSpec,
+    MetricsSpec,
     Prediction,
     Preset,
     ServerCommand,
@@ -26,6 +27,17 @@ class BentoMLAdapter(Adapter):
     protocol = 'BentoML JSON: POST /predict {"texts": [...]} -> [{"label", "score"}, ...]'
     package = "bentoml"
     port_names = ("http",)
+    metrics_switch = "BENTOML_CONFIG_OPTIONS services.Sentiment.metrics.enabled=false"
+    metrics = MetricsSpec(
+        port="http",
+        requests='bentoml_service_request_total{endpoint="/predict",http_response_code="200"}',
+        request_time=('bentoml_service_request_duration_seconds_sum'
+                      '{endpoint="/predict",http_response_code="200"}'),
+        batches="bentoml_service_adaptive_batch_size_count",
+        batched_items="bentoml_service_adaptive_batch_size_sum",
+        note="BentoML's /metrics on the inference port: successful /predict requests and their duration "
+             "(no queue/compute split); adaptive batch sizes when batching is on",
+    )
     ready_timeout_s = 120.0
     grpc_refusal = "BentoML 1.4's service API serves HTTP only (its gRPC server was dropped with the 1.2 API)"
     stop_timeout_s = 15.0
@@ -105,6 +117,8 @@ class BentoMLAdapter(Adapter):
             # becomes ready. Its only effect in 1.4.39 is the supervisor's respawn flag.
             "BENTOML_CONTAINERIZED": "true",
         }
+        if not spec.server_metrics:
+            env["BENTOML_CONFIG_OPTIONS"] = "services.Sentiment.metrics.enabled=false"
         return ServerCommand(argv, env=env, cwd=spec.run_dir)
 
     def container_command(self, tunables: Tunables) -> list[str]:

@@ -27,6 +27,7 @@ class MLServerAdapter(Adapter):
     grpc = GrpcService("grpc", OpenInferenceV2GrpcCodec(MODEL),
                        "Open Inference Protocol V2 over gRPC on its own port (same loopback host); "
                        "readiness stays on REST (a real prediction over HTTP)")
+    metrics_switch = "settings.json metrics_endpoint: null (MLServer's own switch)"
     ready_timeout_s = 120.0
     min_workers = 0
     """workers=0 is MLServer's own parallel_workers=0: inference in the main process."""
@@ -81,6 +82,7 @@ class MLServerAdapter(Adapter):
             "environments_dir": str(run / "envs"),
             "model_repository_root": str(run / "models"),
             "load_models_at_startup": True,
+            **({} if spec.server_metrics else {"metrics_endpoint": None}),
         }
 
     @staticmethod

@@ -104,6 +104,7 @@ class TorchServeAdapter(Adapter):
     grpc = GrpcService("grpc_inference", TorchServeGrpcCodec(MODEL),
                        "gRPC inference API on its own Netty listener; readiness stays on the REST and "
                        "management APIs")
+    metrics_switch = "config.properties enable_metrics_api=false"
     ready_timeout_s = 180.0
     stop_timeout_s = 20.0
     notes = (
@@ -200,6 +201,7 @@ class TorchServeAdapter(Adapter):
             "enable_envvars_config": "false",
             "max_request_size": MAX_BODY_BYTES,
             "vmargs": JVM_OPTS,
+            **({} if spec.server_metrics else {"enable_metrics_api": "false"}),
         }
         (run / "config.properties").write_text("".join(f"{k}={v}\n" for k, v in props.items()))
 

@@ -34,6 +34,7 @@ class TritonAdapter(Adapter):
     grpc = GrpcService("grpc", OpenInferenceV2GrpcCodec(MODEL, text_shape=(1,)),
                        "Open Inference Protocol V2 over gRPC on its own port (same loopback host); "
                        "readiness stays on REST (a real prediction over HTTP)")
+    metrics_switch = "tritonserver --allow-metrics=false (PyTriton TritonConfig(allow_metrics=False))"
     # The Python-backend stub links Debian's libpython3.11; a venv from another 3.11 build (pyenv's)
     # fails model load with "'_thread.RLock' object has no attribute '_recursion_count'".
     python = "/usr/bin/python3.11"
@@ -98,6 +99,7 @@ class TritonAdapter(Adapter):
             "--metrics-port", str(spec.ports["metrics"]),
             "--run-dir", str(spec.run_dir),
             *self.tunable_args(spec.tunables),
+            *([] if spec.server_metrics else ["--no-metrics"]),
         ]
         # PyTriton's home (default ~/.cache/pytriton) and XDG cache inside the run folder.
         env = {

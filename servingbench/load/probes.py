@@ -19,6 +19,7 @@ from servingbench.load.steps import StepContext, open_step, percentile_intervals
 from servingbench.measure import stats
 from servingbench.measure.adaptive import AdaptiveProbe, run_adaptive
 from servingbench.measure.probe_verdict import ProbeRule, ProbeVerdict
+from servingbench.measure.server_metrics import merge
 from servingbench.measure.stability import combined
 from servingbench.record import OpenStep, ProbeSegment, Resources
 
@@ -83,6 +84,7 @@ def pool(ctx: StepContext, steps: list[OpenStep], samples: list[np.ndarray], mea
         verdict=verdict,
         segments=segments,
         fresh_start=fresh_start,
+        server_metrics=merge([s.server_metrics for s in steps]),
     )
 
 

@@ -21,6 +21,7 @@ from servingbench.load.locust import GENERATOR_SATURATED, Distribution, LoadResu
 from servingbench.measure import stats
 from servingbench.measure.confidence import standard_cis
 from servingbench.measure.monitor import TreeMonitor, Usage
+from servingbench.measure.server_metrics import MetricsScraper
 from servingbench.measure.stability import stability
 from servingbench.measure.stats import LatencySummary
 from servingbench.record import GOODPUT, ClosedStep, OpenStep, Resources
@@ -44,6 +45,8 @@ class StepContext:
     generator_keeps_rps: float | None = None
     """The rate up to which the generator kept its own schedule against the no-op server
     (Ceiling.keeps_schedule_rps; None: not measured): the generator-limited rule's reference."""
+    metrics: MetricsScraper | None = None
+    """The framework's own metrics endpoint, scraped right before and after every step (None: none)."""
 
 
 def _resources(ctx: StepContext, result: LoadResult, start: float, end: float) -> Resources:
@@ -92,9 +95,11 @@ def closed_step(ctx: StepContext, users: int, warmup_s: float, measure_s: float,
                 max_requests: int, name: str | None = None) -> ClosedStep:
     """``users`` closed-loop users for warm-up + measured seconds; latency from actual send."""
     name = name or f"closed_u{users}"
+    before = ctx.metrics.before() if ctx.metrics else None
     result = run_locust(ctx.requests_file, ctx.server.base_url, users=users, run_time_s=warmup_s + measure_s,
                         max_requests=max_requests, cpus=ctx.loadgen_cpus, out_dir=ctx.load_dir, name=name,
                         distribution=ctx.distribution)
+    server_metrics = ctx.metrics.after(before, result.samples) if ctx.metrics else None
     start = result.test_start + warmup_s
     window = stats.in_window(result.samples, start, start + measure_s)
     # only a spent request budget ends the load early; a stalled server must not shrink the window
@@ -120,6 +125,7 @@ def closed_step(ctx: StepContext, users: int, warmup_s: float, measure_s: float,
         stability=stability(result.samples, start, start + measure_s, windows),
         percentile_ci_ms=percentile_intervals(stats.ok_latencies(window)),
         histogram=stats.encode_histogram(stats.ok_latencies(window)),
+        server_metrics=server_metrics,
     )
 
 
@@ -133,9 +139,11 @@ def open_step(ctx: StepContext, rate_rps: float, warmup_s: float, measure_s: flo
     requests (other texts: sizes, a trace's).
     """
     extra = {"schedule": schedule} if schedule is not None else {}
+    before = ctx.metrics.before() if ctx.metrics else None
     result = ctx.open_loop(requests_file or ctx.requests_file, ctx.server.base_url, rate_rps=rate_rps,
                            duration_s=warmup_s + measure_s, seed=seed, cpus=ctx.loadgen_cpus,
                            out_dir=ctx.load_dir, name=name, distribution=ctx.distribution, **extra)
+    server_metrics = ctx.metrics.after(before, result.samples) if ctx.metrics else None
     start = result.test_start + warmup_s
     window, summary = open_window(result.samples, start, measure_s)
     lags = send_lag.send_lags(window)
@@ -165,6 +173,7 @@ def open_step(ctx: StepContext, rate_rps: float, warmup_s: float, measure_s: flo
         stability=stability(result.samples, start, start + measure_s, windows, by_send_time=True),
         percentile_ci_ms=percentile_intervals(stats.ok_latencies(window)),
         histogram=stats.encode_histogram(stats.ok_latencies(window)),
+        server_metrics=server_metrics,
     )
 
 

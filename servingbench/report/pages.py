@@ -28,6 +28,7 @@ from servingbench.report.markdown import summary_markdown
 from servingbench.report.model import RunView, run_view
 from servingbench.report.protocols import protocol_rows
 from servingbench.report.scenarios import index_sections, run_sections
+from servingbench.report.server_view import mismatches, server_rows
 from servingbench.report.variants import accuracy_rows, variant_pairs
 from servingbench.results import list_runs, load_run
 
@@ -39,7 +40,7 @@ MAX_COPY_BYTES = 32 * 2**20
 def _env() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
     env.filters.update(fmt=fmt, spread=fmt_spread, pct=fmt_pct, signed=fmt_signed)
-    env.globals.update(variant_rows=accuracy_rows)
+    env.globals.update(variant_rows=accuracy_rows, server_rows=server_rows, server_mismatches=mismatches)
     return env
 
 

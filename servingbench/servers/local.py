@@ -92,6 +92,7 @@ def launched(
     cpus: tuple[int, ...] | None = None,
     http_port: int | None = None,
     progress: Callable[[str], None] = lambda _msg: None,
+    server_metrics: bool = True,
 ) -> Iterator[LocalServer]:
     """Start the server, wait for the model to answer, yield it, then stop and verify the stop."""
     adapter.validate(tunables)
@@ -103,7 +104,8 @@ def launched(
     ports = allocate_ports(adapter.port_names, http_port)
     short_tmp = short_link(run_dir / "tmp")
     try:
-        spec = LaunchSpec(HOST, ports, cpus, Path(model_dir), run_dir, tunables, tmp_dir=short_tmp)
+        spec = LaunchSpec(HOST, ports, cpus, Path(model_dir), run_dir, tunables, tmp_dir=short_tmp,
+                          server_metrics=server_metrics)
         yield from _run(adapter, spec, python, progress)
     finally:
         shutil.rmtree(short_tmp.parent, ignore_errors=True)  # the link and its folder, not the target

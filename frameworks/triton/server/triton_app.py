@@ -92,6 +92,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-queue-delay-us", type=int, default=0, help="PyTriton's default is 0")
     parser.add_argument("--http-threads", type=int, default=None, help="tritonserver default when unset")
     parser.add_argument("--run-dir", default=os.environ.get("SB_RUN_DIR", "."))
+    parser.add_argument("--no-metrics", action="store_true",
+                        help="tritonserver --allow-metrics=false (the cost-of-observability experiment)")
     return parser.parse_args(argv)
 
 
@@ -156,6 +158,7 @@ def server_config(args: argparse.Namespace, run_dir: pathlib.Path):
         metrics_address=args.host,
         metrics_port=args.metrics_port,
         http_thread_count=args.http_threads,
+        allow_metrics=False if args.no_metrics else None,
         log_file=run_dir / "tritonserver.log",
         exit_timeout_secs=5,
     )

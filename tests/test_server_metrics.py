@@ -1,0 +1,163 @@
+"""The server-side view: Prometheus text parsed, cumulative samples turned into one step's figures,
+the server's counter checked against the harness's, segments merged, and a real HTTP scrape."""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+import pytest
+
+from servingbench.adapter import MetricsSpec
+from servingbench.measure.server_metrics import (
+    MetricsScraper,
+    ScrapeError,
+    ServerMetricsDelta,
+    delta,
+    merge,
+    parse,
+    scrape,
+    total,
+)
+
+TRITON_SPEC = MetricsSpec(port="metrics", requests="nv_inference_request_success",
+                          queue_time="nv_inference_queue_duration_us",
+                          compute_time="nv_inference_compute_infer_duration_us", time_unit_s=1e-6,
+                          batches="nv_inference_exec_count", batched_items="nv_inference_count",
+                          labels={"model": "sentiment"})
+
+
+def triton_text(success: int, queue_us: int, compute_us: int, execs: int, other: int = 0) -> str:
+    """A Triton-shaped exposition: counters per model and version, plus another model to be filtered out."""
+    return f"""# HELP nv_inference_request_success Number of successful inference requests
+# TYPE nv_inference_request_success counter
+nv_inference_request_success{{model="sentiment",version="1"}} {success}
+nv_inference_request_success{{model="other",version="1"}} {other}
+# HELP nv_inference_count Number of inferences performed
+# TYPE nv_inference_count counter
+nv_inference_count{{model="sentiment",version="1"}} {success}
+# HELP nv_inference_exec_count Number of model executions performed
+# TYPE nv_inference_exec_count counter
+nv_inference_exec_count{{model="sentiment",version="1"}} {execs}
+# HELP nv_inference_queue_duration_us Cumulative inference queuing duration in microseconds
+# TYPE nv_inference_queue_duration_us counter
+nv_inference_queue_duration_us{{model="sentiment",version="1"}} {queue_us}
+# HELP nv_inference_compute_infer_duration_us Cumulative compute inference duration in microseconds
+# TYPE nv_inference_compute_infer_duration_us counter
+nv_inference_compute_infer_duration_us{{model="sentiment",version="1"}} {compute_us}
+"""
+
+
+def samples(statuses: list[int]) -> np.ndarray:
+    rows = np.zeros((len(statuses), 5))
+    rows[:, 2] = statuses
+    return rows
+
+
+def test_parse_keeps_sample_names_and_labels() -> None:
+    got = parse(triton_text(5, 100, 200, 2, other=7))
+    assert got[("nv_inference_request_success", frozenset({("model", "sentiment"), ("version", "1")}))] == 5
+    assert total(got, "nv_inference_request_success", {}) == 12
+    assert total(got, "nv_inference_request_success", {"model": "sentiment"}) == 5
+    assert total(got, 'nv_inference_request_success{model="other"}', {"model": "sentiment"}) == 7
+    assert total(got, "no_such_metric", {}) is None
+    assert total(got, "", {}) is None
+
+
+def test_histogram_and_counter_suffixes_are_sample_names() -> None:
+    text = """# TYPE req counter
+req_total{endpoint="/predict"} 41.0
+req_total{endpoint="/livez"} 3.0
+# TYPE dur histogram
+dur_bucket{endpoint="/predict",le="+Inf"} 41.0
+dur_sum{endpoint="/predict"} 5.5
+dur_count{endpoint="/predict"} 41.0
+"""
+    got = parse(text)
+    assert total(got, "req_total", {"endpoint": "/predict"}) == 41
+    assert total(got, "dur_sum", {"endpoint": "/predict"}) == 5.5
+
+
+def test_delta_per_request_split_batch_size_and_match() -> None:
+    before = parse(triton_text(10, 1_000, 5_000, 10))
+    after = parse(triton_text(110, 301_000, 405_000, 35))
+    d = delta(TRITON_SPEC, "http://x/metrics", before, after, samples([200] * 100))
+    assert d.requests == 100 and d.harness_ok == 100 and d.harness_sent == 100
+    assert d.queue_ms == pytest.approx(3.0) and d.compute_ms == pytest.approx(4.0)
+    assert d.batch_size == pytest.approx(4.0)  # 100 inferences in 25 executions
+    assert d.counter_matches is True
+
+
+def test_a_counter_that_disagrees_is_a_mismatch() -> None:
+    before, after = parse(triton_text(0, 0, 0, 0)), parse(triton_text(98, 0, 0, 98))
+    d = delta(TRITON_SPEC, "e", before, after, samples([200] * 100 + [503, -2]))
+    assert (d.requests, d.harness_ok, d.harness_sent) == (98, 100, 102)
+    assert d.counter_matches is False
+
+
+def test_family_appearing_with_the_first_request_counts_from_zero() -> None:
+    d = delta(TRITON_SPEC, "e", {}, parse(triton_text(7, 70, 70, 7)), samples([200] * 7))
+    assert d.requests == 7 and d.counter_matches is True
+
+
+def test_unreported_parts_stay_none() -> None:
+    spec = MetricsSpec(port="http", requests="req_total")
+    text = "# TYPE req counter\nreq_total {}\n"
+    d = delta(spec, "e", parse(text.format(1)), parse(text.format(5)), None)
+    assert d.requests == 4 and d.queue_ms is None and d.batch_size is None and d.counter_matches is None
+
+
+def test_merge_sums_segments_and_keeps_errors() -> None:
+    a = ServerMetricsDelta("e", requests=10, harness_ok=10, harness_sent=10, queue_s=0.1, compute_s=0.2,
+                           batches=5)
+    b = ServerMetricsDelta("e", requests=30, harness_ok=31, harness_sent=31, queue_s=0.3, compute_s=0.6,
+                           batches=5)
+    m = merge([a, b])
+    assert m.requests == 40 and m.harness_ok == 41 and m.batches == 10 and m.counter_matches is False
+    assert m.queue_ms == pytest.approx(10.0) and m.request_ms is None
+    assert merge([a, ServerMetricsDelta("e", error="after the step: refused")]).error.endswith("refused")
+    assert merge([None]) is None
+
+
+class _Handler(BaseHTTPRequestHandler):
+    body = b""
+    status = 200
+
+    def do_GET(self) -> None:
+        self.send_response(self.status)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def endpoint():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_scraper_over_real_http(endpoint) -> None:
+    _Handler.status, _Handler.body = 200, triton_text(3, 30, 60, 3).encode()
+    scraper = MetricsScraper(TRITON_SPEC, endpoint.server_address[1])
+    before = scraper.before()
+    _Handler.body = triton_text(8, 80, 160, 4).encode()
+    d = scraper.after(before, samples([200] * 5))
+    assert d.error is None and d.requests == 5 and d.batch_size == pytest.approx(5.0)
+    assert d.endpoint == f"http://127.0.0.1:{endpoint.server_address[1]}/metrics"
+
+
+def test_scrape_errors_are_named(endpoint) -> None:
+    _Handler.status, _Handler.body = 404, b"not here"
+    with pytest.raises(ScrapeError, match="HTTP 404"):
+        scrape(endpoint.server_address[1], TRITON_SPEC)
+    scraper = MetricsScraper(TRITON_SPEC, endpoint.server_address[1])
+    d = scraper.after(scraper.before(), None)
+    assert d.error.startswith("before the step") and d.requests is None
