@@ -161,3 +161,55 @@ def test_scrape_errors_are_named(endpoint) -> None:
     scraper = MetricsScraper(TRITON_SPEC, endpoint.server_address[1])
     d = scraper.after(scraper.before(), None)
     assert d.error.startswith("before the step") and d.requests is None
+
+
+def test_run_records_why_a_framework_is_not_scraped() -> None:
+    from servingbench.frameworks import load_adapter
+    from servingbench.run import metrics_scraper
+    from servingbench.servers.target import HttpTarget
+
+    baseline = load_adapter("baseline")
+    scraper, why = metrics_scraper(baseline, HttpTarget(baseline, "127.0.0.1", 1, kind="local"))
+    assert scraper is None and "exposes nothing" in why
+    bentoml = load_adapter("bentoml")
+    scraper, why = metrics_scraper(bentoml, HttpTarget(bentoml, "10.0.0.1", 80, kind="remote"))
+    assert scraper is None and "remote" in why
+
+
+def test_every_declared_endpoint_port_is_one_the_adapter_opens() -> None:
+    from servingbench.frameworks import available, load_adapter
+
+    for name in available():
+        adapter = load_adapter(name)
+        if adapter.metrics is not None:
+            assert adapter.metrics.port in adapter.port_names, name
+            assert adapter.metrics.requests, f"{name}: a metrics spec needs a request counter"
+        else:
+            assert adapter.metrics_absent, name
+        if adapter.metrics_switch:
+            assert adapter.metrics is not None, f"{name}: a switch without an endpoint to check it by"
+
+
+def test_observability_pools_each_arm_and_refuses_frameworks_without_a_switch() -> None:
+    from servingbench.observability import ObservabilityCost, _arm, check_framework, describe
+    from tests.test_record import opened
+
+    with pytest.raises(ValueError, match=r"cannot switch its own metrics off.*frameworks that can"):
+        check_framework("baseline")
+    rng = np.random.default_rng(1)
+
+    def run(shift: float) -> tuple:
+        step = opened(20.0, 20.0, 30.0, "fixed load", "arm")  # window 2000-2005, server CPU 2.0 s
+        rows = np.zeros((400, 5))
+        rows[:, 0] = np.linspace(2000.0, 2004.0, 400)
+        rows[:, 1] = rng.exponential(5.0, 400) + shift
+        rows[:, 2] = 200
+        return step, rows, "counter present"
+
+    on, off = _arm(True, [run(5.0), run(5.0)]), _arm(False, [run(0.0), run(0.0)])
+    assert on.requests == off.requests == 800 and on.failures == 0
+    assert on.p99_ms > off.p99_ms and on.p99_low_ms <= on.p99_ms <= on.p99_high_ms
+    assert on.cpu_ms_per_request == pytest.approx(4000.0 / 800)
+    cost = ObservabilityCost("triton", "a switch", 20.0, 5.0, 1, {}, "d", on, off)
+    assert cost.p99_difference_ms == pytest.approx(on.p99_ms - off.p99_ms)
+    assert "p99 on - off" in describe(cost)

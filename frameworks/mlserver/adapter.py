@@ -5,7 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from servingbench.adapter import Adapter, GrpcService, LaunchSpec, Preset, ServerCommand, Tunables
+from servingbench.adapter import (
+    Adapter,
+    GrpcService,
+    LaunchSpec,
+    MetricsSpec,
+    Preset,
+    ServerCommand,
+    Tunables,
+)
 from servingbench.codecs import OpenInferenceV2Codec
 from servingbench.grpc_codecs import OpenInferenceV2GrpcCodec
 
@@ -27,6 +35,13 @@ class MLServerAdapter(Adapter):
     grpc = GrpcService("grpc", OpenInferenceV2GrpcCodec(MODEL),
                        "Open Inference Protocol V2 over gRPC on its own port (same loopback host); "
                        "readiness stays on REST (a real prediction over HTTP)")
+    metrics = MetricsSpec(
+        port="metrics", requests='model_infer_request_success_total{model="sentiment"}',
+        request_time=('rest_server_request_duration_seconds_sum'
+                      '{path="/v2/models/{model_name}/infer",status_code="200"}'),
+        note="MLServer's metrics port: successful inferences and the REST request time; its batch queue is "
+             "a histogram of queue lengths, not of batch sizes, so no achieved batch size",
+    )
     metrics_switch = "settings.json metrics_endpoint: null (MLServer's own switch)"
     ready_timeout_s = 120.0
     min_workers = 0

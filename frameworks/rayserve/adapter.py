@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from servingbench.adapter import Adapter, LaunchSpec, Preset, ServerCommand, Tunables
+from servingbench.adapter import Adapter, LaunchSpec, MetricsSpec, Preset, ServerCommand, Tunables
 from servingbench.codecs import TextsJsonCodec
 
 RAY_PORTS = ("gcs", "node_manager", "object_manager", "metrics_agent", "metrics_export", "dashboard_agent",
@@ -33,6 +33,15 @@ class RayServeAdapter(Adapter):
     protocol = 'Ray Serve HTTP, JSON: POST /predict {"texts": [...]} -> {"predictions": [{"label", "score"}]}'
     package = "ray"
     port_names = ("http", *RAY_PORTS)
+    metrics = MetricsSpec(
+        port="metrics_export", requests='ray_serve_deployment_request_counter_total{deployment="Sentiment"}',
+        request_time='ray_serve_deployment_processing_latency_ms_sum{deployment="Sentiment"}',
+        time_unit_s=1e-3,
+        batches='ray_serve_batches_processed_total{deployment="Sentiment"}', settle_s=20.0,
+        note="Ray's metrics export port (the node's metrics agent): the replica's request counter and "
+             "processing time, batches from @serve.batch's counter; the agent publishes every few seconds, "
+             "so each scrape after a step waits (up to 20 s) until the counter reaches the harness's count",
+    )
     ready_timeout_s = 180.0
     grpc_refusal = (
         "Ray Serve's gRPC proxy serves only services the user defines: it needs a user-written .proto, "

@@ -54,6 +54,9 @@ class SeldonAdapter(Adapter):
     )
     package = "seldon-core"
     port_names = ("http", "grpc", "metrics")
+    metrics_absent = ("exposes no request metrics: the v1 wrapper's /metrics serves only the custom "
+                      "metrics a model returns from its metrics() method (none here), no request counter "
+                      "or timings")
     ready_timeout_s = 90.0
     grpc_refusal = ("the Seldon v1 wrapper's gRPC server (SeldonMessage) binds 0.0.0.0 with no flag, and "
                     "servingbench has no codec for it yet")

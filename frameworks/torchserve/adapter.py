@@ -22,6 +22,7 @@ from servingbench.adapter import (
     GrpcService,
     HttpRequest,
     LaunchSpec,
+    MetricsSpec,
     Prediction,
     Preset,
     ProtocolError,
@@ -104,7 +105,15 @@ class TorchServeAdapter(Adapter):
     grpc = GrpcService("grpc_inference", TorchServeGrpcCodec(MODEL),
                        "gRPC inference API on its own Netty listener; readiness stays on the REST and "
                        "management APIs")
-    metrics_switch = "config.properties enable_metrics_api=false"
+    metrics = MetricsSpec(
+        port="metrics", requests="ts_inference_requests_total", queue_time="ts_queue_latency_microseconds",
+        request_time="ts_inference_latency_microseconds", time_unit_s=1e-6,
+        note="TorchServe's metrics API with metrics_mode=prometheus (set by this adapter: in its default "
+             "log mode the API answers with nothing and the figures go to logs/ts_metrics.log): requests, "
+             "queue and whole inference time per request (no batch count)",
+    )
+    metrics_switch = ("config.properties: on = metrics_mode=prometheus (this adapter's setting), off = "
+                      "TorchServe's default log mode with enable_metrics_api=false")
     ready_timeout_s = 180.0
     stop_timeout_s = 20.0
     notes = (
@@ -201,7 +210,9 @@ class TorchServeAdapter(Adapter):
             "enable_envvars_config": "false",
             "max_request_size": MAX_BODY_BYTES,
             "vmargs": JVM_OPTS,
-            **({} if spec.server_metrics else {"enable_metrics_api": "false"}),
+            # the metrics API answers only in prometheus mode; off: TorchServe's own default (log mode,
+            # figures written to logs/ts_metrics.log) with the API closed
+            **({"metrics_mode": "prometheus"} if spec.server_metrics else {"enable_metrics_api": "false"}),
         }
         (run / "config.properties").write_text("".join(f"{k}={v}\n" for k, v in props.items()))
 

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from servingbench.adapter import Adapter, GrpcService, LaunchSpec, Preset, ServerCommand, Tunables
+from servingbench.adapter import (
+    Adapter,
+    GrpcService,
+    LaunchSpec,
+    MetricsSpec,
+    Preset,
+    ServerCommand,
+    Tunables,
+)
 from servingbench.codecs import OpenInferenceV2Codec
 from servingbench.grpc_codecs import OpenInferenceV2GrpcCodec
 
@@ -34,6 +42,15 @@ class TritonAdapter(Adapter):
     grpc = GrpcService("grpc", OpenInferenceV2GrpcCodec(MODEL, text_shape=(1,)),
                        "Open Inference Protocol V2 over gRPC on its own port (same loopback host); "
                        "readiness stays on REST (a real prediction over HTTP)")
+    metrics = MetricsSpec(
+        port="metrics", requests="nv_inference_request_success",
+        queue_time="nv_inference_queue_duration_us", compute_time="nv_inference_compute_infer_duration_us",
+        request_time="nv_inference_request_duration_us",
+        time_unit_s=1e-6, batches="nv_inference_exec_count", batched_items="nv_inference_count",
+        labels={"model": "sentiment"},
+        note="tritonserver's metrics port: per-request cumulative queue, compute-infer and whole-request "
+             "time (a request in a batch is charged its batch's compute time), executions vs inferences",
+    )
     metrics_switch = "tritonserver --allow-metrics=false (PyTriton TritonConfig(allow_metrics=False))"
     # The Python-backend stub links Debian's libpython3.11; a venv from another 3.11 build (pyenv's)
     # fails model load with "'_thread.RLock' object has no attribute '_recursion_count'".

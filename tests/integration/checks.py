@@ -108,3 +108,30 @@ def _loopback(address: str) -> bool:
     ip = ipaddress.ip_address(address)
     mapped = getattr(ip, "ipv4_mapped", None)
     return ip.is_loopback or bool(mapped and mapped.is_loopback)
+
+
+def assert_metrics_count(server: Server, requests: int = 12) -> object:
+    """The framework's own request counter rises by exactly the predictions sent (the scrape the harness
+    makes around every step, measure/server_metrics.py); returns the step's ServerMetricsDelta.
+
+    A framework without an endpoint must say why (``metrics_absent``) and have nothing to scrape.
+    """
+    import numpy as np
+
+    from servingbench.measure.server_metrics import MetricsScraper
+
+    spec = server.adapter.metrics
+    if spec is None:
+        assert server.adapter.metrics_absent
+        return None
+    scraper = MetricsScraper(spec, server.spec.ports[spec.port])
+    before = scraper.before()
+    assert not isinstance(before, Exception), before
+    for i in range(requests):
+        server.predict([f"{PROBE} ({i})"])
+    answered = np.zeros((requests, 5))
+    answered[:, 2] = 200
+    got = scraper.after(before, answered)
+    assert got.error is None, got.error
+    assert got.requests == requests and got.counter_matches, got
+    return got

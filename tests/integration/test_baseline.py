@@ -11,7 +11,7 @@ from servingbench.adapter import Tunables
 from servingbench.frameworks import load_adapter
 from servingbench.servers.local import LaunchError, PortInUse, ServerDied, launched
 from servingbench.servers.procs import listening_on
-from tests.integration.checks import assert_parity, assert_rejects_bad_input
+from tests.integration.checks import assert_metrics_count, assert_parity, assert_rejects_bad_input
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -23,6 +23,7 @@ def test_serves_the_model_and_survives_bad_input(model_dir, tmp_path):
         assert_parity(server, model_dir)
         seen = assert_rejects_bad_input(server, model_dir, {"empty_batch": {200}})
         assert seen["one_mb_text"] == 413 and seen["invalid_utf8"] == 400
+        assert assert_metrics_count(server) is None  # exposes nothing, and says so
         ports = list(server.spec.ports.values())
         pid = server.pid
         assert server.exposed == [] and server.launch_record()["exposed_listeners"] == []  # loopback only
@@ -68,3 +69,22 @@ def test_never_ready_times_out_with_log_tail(model_dir, tmp_path):
     ):
         pass
     assert "Last lines of" in str(info.value)
+
+
+def test_int8_variant_passes_its_own_parity_and_not_fp32s(model_dir, tmp_path):
+    """The int8 model served unchanged: it matches the int8 predictor (each text alone, one request at a
+    time, as the gate runs it), and the fp32 reference would reject it (the gate can fail)."""
+    from servingbench.measure.parity import check_parity, eval_set, reference_predictions
+    from servingbench.measure.variants import batch_dependent
+    from servingbench.model_cache import ensure_variant
+
+    int8 = ensure_variant(model_dir, "int8")
+    assert batch_dependent(int8) and not batch_dependent(model_dir)
+    items = eval_set()
+    texts = [t for t, _ in items]
+    with launched(load_adapter("baseline"), Tunables(), run_dir=tmp_path / "srv", model_dir=int8) as server:
+        own = check_parity(server.predict, reference_predictions(int8, texts, each_alone=True), items,
+                           concurrency=1)
+        fp32 = check_parity(server.predict, reference_predictions(model_dir, texts), items, concurrency=1)
+    assert own.passed and own.max_score_diff < 1e-5, own.failures[:3]
+    assert not fp32.passed and fp32.max_score_diff > 1e-2
