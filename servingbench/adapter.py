@@ -182,6 +182,9 @@ class MetricsSpec:
     """An exporter that publishes with a delay (Ray's agent): poll up to this long after a step until the
     request counter stops moving."""
     settle_poll_s: float = 1.0
+    quiet_s: float = 0.0
+    """Before a step, wait until the request counter has not moved for this long (an exporter publishing
+    every N s would otherwise still owe requests sent just before the step, e.g. the warm-up's last)."""
     note: str = ""
     """What the figures mean for this framework (shown on the run page)."""
 

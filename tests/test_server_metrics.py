@@ -213,3 +213,47 @@ def test_observability_pools_each_arm_and_refuses_frameworks_without_a_switch() 
     cost = ObservabilityCost("triton", "a switch", 20.0, 5.0, 1, {}, "d", on, off)
     assert cost.p99_difference_ms == pytest.approx(on.p99_ms - off.p99_ms)
     assert "p99 on - off" in describe(cost)
+
+
+def test_run_page_shows_the_split_and_a_mismatch_as_a_finding(tmp_path) -> None:
+    import json
+
+    from servingbench.report.pages import write_reports
+    from tests.test_report_data import write_run
+
+    folder = write_run(tmp_path, "triton", "default", "2026-01-01T00:00:00+00:00")
+    doc = json.loads((folder / "run.json").read_text())
+    doc["metrics_endpoint"] = "http://127.0.0.1:9/metrics: test"
+    good = ServerMetricsDelta("e", 100, 100, 100, 0.3, 0.4, 0.8, 25, 100).to_dict()
+    bad = ServerMetricsDelta("e", 97, 100, 101, 0.3, 0.4, 0.8, 25, 97).to_dict()
+    doc["steps"][0]["server_metrics"], doc["steps"][1]["server_metrics"] = good, bad
+    (folder / "run.json").write_text(json.dumps(doc))
+    write_reports(tmp_path, tmp_path / "reports")
+    page = (tmp_path / "reports" / "runs" / f"{folder.name}.html").read_text()
+    assert 'id="server-metrics"' in page and 'id="counter-mismatch"' in page
+    assert "server 97, harness 100" in page and "3.00" in page and "4.00" in page  # ms per request
+    doc["steps"][1]["server_metrics"] = good
+    (folder / "run.json").write_text(json.dumps(doc))
+    write_reports(tmp_path, tmp_path / "reports")
+    page = (tmp_path / "reports" / "runs" / f"{folder.name}.html").read_text()
+    assert 'id="counter-match"' in page and 'id="counter-mismatch"' not in page
+
+
+def test_a_lagging_exporter_is_waited_for_before_and_after(endpoint) -> None:
+    """Ray-like: the counter publishes late. Before the step the scraper waits for it to stand still;
+    after it, until it reaches the harness's count (both bounded)."""
+    import time
+
+    spec = MetricsSpec(port="metrics", requests="nv_inference_request_success", labels={"model": "sentiment"},
+                       settle_s=3.0, settle_poll_s=0.1, quiet_s=0.5)
+    scraper = MetricsScraper(spec, endpoint.server_address[1])
+    _Handler.status, _Handler.body = 200, triton_text(3, 0, 0, 3).encode()
+    timer = threading.Timer(0.3, lambda: setattr(_Handler, "body", triton_text(4, 0, 0, 4).encode()))
+    timer.start()  # the warm-up's last request shows up 0.3 s late
+    started = time.monotonic()
+    before = scraper.before()
+    assert time.monotonic() - started >= 0.75  # 0.3 s until it moved, then 0.5 s standing still
+    timer2 = threading.Timer(0.4, lambda: setattr(_Handler, "body", triton_text(9, 0, 0, 9).encode()))
+    timer2.start()
+    d = scraper.after(before, samples([200] * 5))
+    assert d.requests == 5 and d.counter_matches

@@ -37,10 +37,11 @@ class RayServeAdapter(Adapter):
         port="metrics_export", requests='ray_serve_deployment_request_counter_total{deployment="Sentiment"}',
         request_time='ray_serve_deployment_processing_latency_ms_sum{deployment="Sentiment"}',
         time_unit_s=1e-3,
-        batches='ray_serve_batches_processed_total{deployment="Sentiment"}', settle_s=20.0,
+        batches='ray_serve_batches_processed_total{deployment="Sentiment"}', settle_s=20.0, quiet_s=11.0,
         note="Ray's metrics export port (the node's metrics agent): the replica's request counter and "
              "processing time, batches from @serve.batch's counter; the agent publishes every few seconds, "
-             "so each scrape after a step waits (up to 20 s) until the counter reaches the harness's count",
+             "so each scrape after a step waits (up to 20 s) until the counter reaches the harness's count, "
+             "and each before one until it has stood still 11 s (Ray reports every 10 s)",
     )
     ready_timeout_s = 180.0
     grpc_refusal = (

@@ -175,9 +175,26 @@ class MetricsScraper:
 
     def before(self) -> Samples | ScrapeError:
         try:
-            return scrape(self.port, self.spec, self.host)
+            return self._quiet()
         except ScrapeError as exc:
             return exc
+
+    def _quiet(self) -> Samples:
+        """The scrape before a step; with ``quiet_s``, once the counter has stood still that long."""
+        first = scrape(self.port, self.spec, self.host)
+        if self.spec.quiet_s <= 0:
+            return first
+        deadline = time.monotonic() + self.spec.quiet_s + self.spec.settle_s
+        count, still_since, now = self._count(first), time.monotonic(), first
+        while time.monotonic() - still_since < self.spec.quiet_s and time.monotonic() < deadline:
+            time.sleep(self.spec.settle_poll_s)
+            now = scrape(self.port, self.spec, self.host)
+            if self._count(now) != count:
+                count, still_since = self._count(now), time.monotonic()
+        return now
+
+    def _count(self, samples: Samples) -> float | None:
+        return total(samples, self.spec.requests, self.spec.labels)
 
     def after(self, before: Samples | ScrapeError, load_samples: np.ndarray | None) -> ServerMetricsDelta:
         """The step's delta; a lagging exporter (spec.settle_s) is polled until its counter stops moving."""

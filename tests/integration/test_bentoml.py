@@ -8,7 +8,7 @@ from servingbench.adapter import Tunables
 from servingbench.frameworks import load_adapter
 from servingbench.servers.local import ServerDied, launched
 from servingbench.servers.procs import listening_on, listening_ports
-from tests.integration.checks import PROBE, assert_parity, assert_rejects_bad_input
+from tests.integration.checks import PROBE, assert_metrics_count, assert_parity, assert_rejects_bad_input
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -30,6 +30,7 @@ def test_default_preset_serves_the_model_and_survives_bad_input(model_dir, tmp_p
         assert server.spec.ports["http"] in ports and len(ports) == 3
         assert all(ip == "127.0.0.1" for ip, _ in listening_ports([p.pid for p in server.tree.refresh()]))
         assert_parity(server, model_dir)
+        assert assert_metrics_count(server).request_ms > 0
         # BentoML answers an empty list with an empty list (200): the API is a list -> list function.
         seen = assert_rejects_bad_input(server, model_dir, {"empty_batch": {200}})
         # pydantic validation of the API signature: 400 for each, the 1 MB text by its max_length.

@@ -17,6 +17,7 @@ from servingbench.servers.procs import listening_on
 from tests.integration.checks import (
     PROBE,
     assert_grpc_parity_and_open_loop,
+    assert_metrics_count,
     assert_parity,
     assert_rejects_bad_input,
 )
@@ -61,6 +62,7 @@ def test_default_preset_over_rest_and_grpc(model_dir, tmp_path):
         assert server.time_to_ready_s < adapter.ready_timeout_s
         assert len(server.tree.refresh()) >= 2, "parallel_workers=1 runs the model in a worker process"
         assert_parity(server, model_dir)
+        assert assert_metrics_count(server).request_ms > 0
         seen = assert_rejects_bad_input(server, model_dir, ACCEPTED)
         # FastAPI validates the body before MLServer: unparsable JSON (invalid UTF-8 included) is a 422.
         assert seen["malformed_json"] == 422 and seen["invalid_utf8"] == 422

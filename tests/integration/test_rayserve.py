@@ -10,7 +10,7 @@ import pytest
 from servingbench.frameworks import load_adapter
 from servingbench.servers.local import launched
 from servingbench.servers.procs import listening_on
-from tests.integration.checks import assert_parity, assert_rejects_bad_input
+from tests.integration.checks import assert_metrics_count, assert_parity, assert_rejects_bad_input
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -40,6 +40,7 @@ def test_serves_the_model_and_survives_bad_input(model_dir, tmp_path):
     with launched(adapter, tunables, run_dir=run_dir, model_dir=model_dir) as server:
         assert server.time_to_ready_s < 60
         assert_parity(server, model_dir)
+        assert assert_metrics_count(server).request_ms > 0  # the agent publishes late: polled
         seen = assert_rejects_bad_input(server, model_dir, {"empty_batch": {200}})
         assert seen["one_mb_text"] == 413
         assert seen["invalid_utf8"] == seen["malformed_json"] == seen["wrong_schema"] == 400

@@ -11,7 +11,7 @@ from servingbench.adapter import HttpRequest
 from servingbench.frameworks import load_adapter
 from servingbench.servers.local import launched
 from servingbench.servers.procs import listening_on
-from tests.integration.checks import assert_parity, assert_rejects_bad_input
+from tests.integration.checks import assert_metrics_count, assert_parity, assert_rejects_bad_input
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -38,6 +38,7 @@ def test_default_preset_serves_the_model_and_survives_bad_input(model_dir, tmp_p
         assert len(server.tree.refresh()) == 7  # the wrapper's stock process layout, gRPC included
         assert_loopback_only(server)
         assert_parity(server, model_dir)
+        assert assert_metrics_count(server) is None  # the v1 wrapper exposes no request metrics
         seen = assert_rejects_bad_input(server, model_dir, ACCEPTED)
         assert seen["one_mb_text"] == 413 and seen["invalid_utf8"] == 400
         assert seen["malformed_json"] == 400 and seen["wrong_schema"] == 400

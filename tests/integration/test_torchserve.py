@@ -14,6 +14,7 @@ from servingbench.servers.local import framework_python, launched
 from servingbench.servers.procs import listening_on
 from tests.integration.checks import (
     assert_grpc_parity_and_open_loop,
+    assert_metrics_count,
     assert_parity,
     assert_rejects_bad_input,
 )
@@ -40,6 +41,7 @@ def test_default_serves_the_model_and_survives_bad_input(model_dir, tmp_path):
         assert server.time_to_ready_s < adapter.ready_timeout_s
         assert set(server.spec.ports) == set(adapter.port_names)
         assert_parity(server, model_dir)
+        assert assert_metrics_count(server).queue_ms is not None  # prometheus mode: counter and queue time
         seen = assert_rejects_bad_input(
             server,
             model_dir,

@@ -22,6 +22,7 @@ from servingbench.servers.local import framework_python, free_port, launched
 from servingbench.servers.procs import listening_on
 from tests.integration.checks import (
     assert_grpc_parity_and_open_loop,
+    assert_metrics_count,
     assert_parity,
     assert_rejects_bad_input,
 )
@@ -94,6 +95,8 @@ def test_default_preset_serves_and_survives_bad_input(model_dir, tmp_path):
         assert server.time_to_ready_s < 90
         assert server.spec.ports.keys() == {"http", "grpc", "metrics"}
         assert_parity(server, model_dir)
+        scraped = assert_metrics_count(server)  # its own counters: requests, queue/compute, executions
+        assert scraped.queue_ms is not None and scraped.compute_ms > 0 and scraped.batch_size == 1
         seen = assert_rejects_bad_input(server, model_dir, ACCEPTED)
         assert seen["empty_batch"] == 400
         assert_clients_agree(adapter, server, model_dir, batch=4)
