@@ -30,7 +30,7 @@ opt = $(if $(2),$(1) $(2))
 .PHONY: help bench compare tune crosscheck observability loadgen-worker list report model env test test-fast lint clean
 
 help:
-	@sed -n '2,13p' Makefile
+	@sed -n '2,14p' Makefile
 
 bench:
 	@if [ -z "$(FRAMEWORK)" ]; then echo "usage: make bench FRAMEWORK=<name>; frameworks: $$(ls frameworks | tr '\n' ' ')"; exit 2; fi

@@ -30,8 +30,8 @@ from servingbench.measure.server_metrics import ServerMetricsDelta
 from servingbench.measure.slo_search import Confirmation, Probe, SearchResult, passes
 from servingbench.measure.stability import Stability
 from servingbench.measure.stats import LatencySummary
-from servingbench.scenarios.records import ScenarioResults
 from servingbench.measure.variants import VariantEvaluation
+from servingbench.scenarios.records import ScenarioResults
 from servingbench.serial import FLAT, SKIP, Record, read_field
 
 SCHEMA_VERSION = 2

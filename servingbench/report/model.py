@@ -158,8 +158,8 @@ class RunView:
 
     @property
     def label(self) -> str:
-        extra = (", gRPC" if self.transport == "grpc" else "") + (f", {self.variant}" if self.variant != "fp32"
-                                                                  else "")
+        extra = ", gRPC" if self.transport == "grpc" else ""
+        extra += f", {self.variant}" if self.variant != "fp32" else ""
         return f"{self.framework} ({self.preset}{extra})"
 
     @property

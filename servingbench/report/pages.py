@@ -324,8 +324,7 @@ def write_reports(results: Path, out: Path | None = None) -> list[Path]:
         plots=index_plots(comparison), trends=history_plots(views, verdicts), metrics=METRICS,
         rule=history.RULE_TEXT, meta=_methodology(comparison), generated_at=generated,
         protocols=protocol_rows(views),
-        results_dir=str(results), sections=index_sections(views, env),
-        results_dir=str(results), variant_pairs=variant_pairs(views),
+        results_dir=str(results), sections=index_sections(views, env), variant_pairs=variant_pairs(views),
     ), encoding="utf-8")
     regressions = out / "regressions.json"
     regressions.write_text(json.dumps(history.regressions_document(verdicts, generated), indent=2) + "\n")
