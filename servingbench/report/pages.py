@@ -20,16 +20,18 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from servingbench.crosscheck.report import read_crosscheck
 from servingbench.measure import stats
-from servingbench.report import history, plots
+from servingbench.report import history, pareto, plots
 from servingbench.report.comparison import Comparison, compare
 from servingbench.report.format import fmt, fmt_pct, fmt_signed, fmt_spread
 from servingbench.report.history import METRICS
 from servingbench.report.markdown import summary_markdown
 from servingbench.report.model import RunView, run_view
+from servingbench.report.pareto import Point
 from servingbench.report.protocols import protocol_rows
 from servingbench.report.scenarios import index_sections, run_sections
 from servingbench.report.server_view import mismatches, server_rows
 from servingbench.report.variants import accuracy_rows, variant_pairs
+from servingbench.report.verdict import verdict
 from servingbench.results import list_runs, load_run
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -84,7 +86,8 @@ def run_plots(view: RunView) -> dict[str, str]:
     for step in view.steps:
         if (c := _cdf(view, step)) is not None:
             curves[f"{step.get('users')} users"] = c
-    for i, step in enumerate(view.open_steps, 1):
+    by_rate = sorted(enumerate(view.open_steps, 1), key=lambda e: plots.offered_or_inf(e[1]))
+    for i, step in by_rate:  # legend in offered-load order, like the curves
         if (c := _cdf(view, step)) is not None:
             rate = step.get("rate_rps")
             rate_text = f"{rate:g}" if isinstance(rate, int | float) else "?"
@@ -235,6 +238,7 @@ def index_plots(comparison: Comparison) -> dict[str, str]:
                 lambda v: v.cpu_ms_per_request),
         "cost": ("Cost", "US$ per million requests", lambda v: v.usd_per_million),
     }
+    out.update(pareto_plots(comparison, styles))
     for key, (title, unit, get) in bars.items():
         values: dict[str, dict[str, float]] = {}
         for v in latest:
@@ -242,6 +246,60 @@ def index_plots(comparison: Comparison) -> dict[str, str]:
                 values.setdefault(v.framework, {})[v.preset] = x
         if values:
             out[f"bar_{key}"] = plots.grouped_bars(values, title=title, unit=unit, colors=colors)
+    return out
+
+
+def figure_runs(comparison: Comparison) -> dict[str, list[RunView]]:
+    """For each index figure, the runs it draws: its caption links each to its page."""
+    latest = comparison.latest
+    speed, cost = pareto_points(comparison)
+    by_id = {v.run_id: v for v in latest}
+    return {
+        "latency_throughput": [v for v in latest if v.steps],
+        "latency_throughput_open": [v for v in latest if v.open_steps],
+        "cdf": [v for v in latest if v.fixed_load.step is not None],
+        "pareto_speed": [by_id[p.run_id] for p in speed],
+        "pareto_cost": [by_id[p.run_id] for p in cost],
+        "bar_ready": [v for v in latest if v.time_to_ready_s is not None],
+        "bar_memory": [v for v in latest if v.mem_peak_mib is not None],
+        "bar_cpu": [v for v in latest if v.cpu_ms_per_request is not None],
+        "bar_cost": [v for v in latest if v.usd_per_million is not None],
+    }
+
+
+def pareto_points(comparison: Comparison) -> tuple[list[Point], list[Point]]:
+    """The ranked configurations that held a rate, as (throughput at SLO, p99 at the fixed load) and as
+    (p99 at the fixed load, $ per million requests); a figure the run lacks leaves it off that chart."""
+    ranked = [r.run for r in comparison.rows if r.rank and r.run is not None and r.run.held]
+    speed, cost = [], []
+    for v in ranked:
+        p99 = v.fixed_load.p99_shown_ms
+        if p99 is not None and v.throughput_at_slo_rps:
+            speed.append(Point(v.label, v.run_id, v.throughput_at_slo_rps, p99))
+        if p99 is not None and v.usd_per_million is not None:
+            cost.append(Point(v.label, v.run_id, p99, v.usd_per_million))
+    return speed, cost
+
+
+def pareto_plots(comparison: Comparison, styles: dict[str, plots.Style]) -> dict[str, str]:
+    """The two Pareto charts of the index (each point links to its run's page)."""
+    speed, cost = pareto_points(comparison)
+    ranked = [r.run for r in comparison.rows if r.rank and r.run is not None]
+    fixed = next((v.fixed_load.label for v in ranked if v.fixed_load.label), "the fixed load")
+    hrefs = {p.run_id: f"runs/{p.run_id}.html" for p in [*speed, *cost]}
+    out = {}
+    if speed:
+        senses: tuple[pareto.Sense, pareto.Sense] = ("max", "min")
+        out["pareto_speed"] = plots.pareto_chart(
+            speed, pareto.front(speed, senses), senses, styles=styles, hrefs=hrefs,
+            title=f"Throughput at the SLO against p99 latency at {fixed}",
+            xlabel="throughput at the SLO (req/s)", ylabel=f"p99 at {fixed} (ms)")
+    if cost:
+        senses = ("min", "min")
+        out["pareto_cost"] = plots.pareto_chart(
+            cost, pareto.front(cost, senses), senses, styles=styles, hrefs=hrefs,
+            title=f"Cost against p99 latency at {fixed}",
+            xlabel=f"p99 at {fixed} (ms)", ylabel="US$ per million requests")
     return out
 
 
@@ -320,8 +378,9 @@ def write_reports(results: Path, out: Path | None = None) -> list[Path]:
     generated = _now()
     index = out / "index.html"
     index.write_text(env.get_template("index.html.j2").render(
-        c=comparison, verdicts=verdicts, regressions=[v for v in verdicts if v.status == "regression"],
-        plots=index_plots(comparison), trends=history_plots(views, verdicts), metrics=METRICS,
+        c=comparison, verdicts=verdicts, headline=verdict(comparison),
+        regressions=[v for v in verdicts if v.status == "regression"], plots=index_plots(comparison),
+        figure_runs=figure_runs(comparison), trends=history_plots(views, verdicts), metrics=METRICS,
         rule=history.RULE_TEXT, meta=_methodology(comparison), generated_at=generated,
         protocols=protocol_rows(views),
         results_dir=str(results), sections=index_sections(views, env), variant_pairs=variant_pairs(views),
