@@ -1,228 +1,142 @@
-"""The reports in a real browser: a real quick run, built into reports/, opened in headless Chromium.
+"""The reports in a real browser: Playwright driving the system Chromium over results folders built here.
 
-Chromium is driven over the DevTools protocol (a tiny stdlib websocket client below, no extra package):
-console errors, uncaught exceptions and failed loads are collected, key figures on the pages are compared
-with run.json, the pages are loaded both from the file system and from a web server serving reports/
-alone, and screenshots (laptop and 390 px phone widths) are kept in test-artifacts/.
+The results are written the way results.py publishes them (tests/test_report_data.py: ranked runs with
+repeats, a tie, an unproven lead, costs, a failed run), and reports/ is built from them by the CLI. Then
+headless Chromium (/usr/bin/chromium, Playwright's ``executable_path``: its own browser download is never
+used) opens the pages from the file system and from a web server serving reports/ alone, and checks: no
+console errors, uncaught exceptions or failed loads; every number in the ranking equals the results files;
+every link answers; the ranking fits a 1,280 px window with no sideways scroll and the page stays usable
+at a 390 px phone width. Screenshots go to $SERVINGBENCH_TEST_ARTIFACTS, else pytest's temporary folder.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import functools
-import http.client
 import http.server
 import json
 import os
 import shutil
-import socket
-import struct
 import subprocess
 import sys
-import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright import sync_api as playwright_api
 
 from servingbench.report.format import fmt
+from tests.test_report_data import held_search, write_run
 
 REPO = Path(__file__).resolve().parents[1]
-ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--hide-scrollbars", "--remote-debugging-port=0", "--remote-allow-origins=*",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
 ]
+LAPTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
 
 pytestmark = pytest.mark.slow
 
 
-# --- a minimal websocket client (RFC 6455): text frames, masking, fragmentation, ping -------------------
-class WebSocket:
-    def __init__(self, url: str, timeout: float = 60.0) -> None:
-        assert url.startswith("ws://")
-        hostport, _, path = url[5:].partition("/")
-        host, _, port = hostport.partition(":")
-        self.sock = socket.create_connection((host, int(port)), timeout=timeout)
-        key = base64.b64encode(os.urandom(16)).decode()
-        self.sock.sendall((f"GET /{path} HTTP/1.1\r\nHost: {hostport}\r\nUpgrade: websocket\r\n"
-                           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                           f"Sec-WebSocket-Version: 13\r\n\r\n").encode())
-        head = b""
-        while b"\r\n\r\n" not in head:
-            chunk = self.sock.recv(1)
-            if not chunk:
-                raise ConnectionError("websocket handshake: connection closed")
-            head += chunk
-        if b" 101 " not in head.split(b"\r\n", 1)[0]:
-            raise ConnectionError(f"websocket handshake refused: {head[:200]!r}")
-
-    def _exact(self, n: int) -> bytes:
-        buf = bytearray()
-        while len(buf) < n:
-            chunk = self.sock.recv(n - len(buf))
-            if not chunk:
-                raise ConnectionError("websocket closed")
-            buf += chunk
-        return bytes(buf)
-
-    def send(self, text: str) -> None:
-        payload = text.encode()
-        n = len(payload)
-        header = bytes([0x81])
-        if n < 126:
-            header += bytes([0x80 | n])
-        elif n < 65536:
-            header += bytes([0x80 | 126]) + struct.pack("!H", n)
-        else:
-            header += bytes([0x80 | 127]) + struct.pack("!Q", n)
-        mask = os.urandom(4)
-        self.sock.sendall(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
-
-    def recv(self) -> str:
-        message = bytearray()
-        while True:
-            b1, b2 = self._exact(2)
-            opcode, n = b1 & 0x0F, b2 & 0x7F
-            if n == 126:
-                n = struct.unpack("!H", self._exact(2))[0]
-            elif n == 127:
-                n = struct.unpack("!Q", self._exact(8))[0]
-            mask = self._exact(4) if b2 & 0x80 else None
-            data = self._exact(n)
-            if mask:
-                data = bytes(b ^ mask[i % 4] for i, b in enumerate(data))
-            if opcode == 0x8:
-                raise ConnectionError("websocket closed by the browser")
-            if opcode == 0x9:  # ping: answer and keep reading
-                self.sock.sendall(bytes([0x8A, 0x80 | len(data)]) + b"\0\0\0\0" + data)
-                continue
-            if opcode in (0x1, 0x0):
-                message += data
-                if b1 & 0x80:
-                    return message.decode()
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.sock.close()
-
-
-class Page:
-    """One browser tab over CDP: navigate, evaluate, screenshot, and every error the page reported."""
-
-    def __init__(self, ws_url: str) -> None:
-        self.ws = WebSocket(ws_url)
-        self.next_id = 0
-        self.events: list[dict] = []
-        for domain in ("Page", "Runtime", "Log", "Network"):
-            self.call(f"{domain}.enable")
-
-    def call(self, method: str, **params: object) -> dict:
-        self.next_id += 1
-        my_id = self.next_id
-        self.ws.send(json.dumps({"id": my_id, "method": method, "params": params}))
-        while True:
-            msg = json.loads(self.ws.recv())
-            if msg.get("id") == my_id:
-                if "error" in msg:
-                    raise RuntimeError(f"{method}: {msg['error']}")
-                return msg.get("result", {})
-            if "method" in msg:
-                self.events.append(msg)
-
-    def wait_event(self, method: str, timeout: float = 30.0) -> dict:
-        deadline = time.monotonic() + timeout
-        seen = len(self.events)
-        while time.monotonic() < deadline:
-            for event in self.events[seen:]:
-                if event["method"] == method:
-                    return event
-            seen = len(self.events)
-            msg = json.loads(self.ws.recv())
-            if "method" in msg:
-                self.events.append(msg)
-        raise TimeoutError(method)
-
-    def goto(self, url: str, width: int = 1280, height: int = 900) -> None:
-        self.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1,
-                  mobile=width < 600)
-        self.events.clear()
-        self.call("Page.navigate", url=url)
-        self.wait_event("Page.loadEventFired")
-
-    def js(self, expression: str) -> object:
-        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
-        if "exceptionDetails" in result:
-            raise RuntimeError(f"page script failed: {result['exceptionDetails']}")
-        return result["result"].get("value")
-
-    def errors(self) -> list[str]:
-        """Console errors, uncaught exceptions, failed loads and error log entries since the last goto."""
-        out = []
-        for e in self.events:
-            p = e.get("params", {})
-            if e["method"] == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
-                out.append(f"console.{p['type']}: {[a.get('value') for a in p.get('args', [])]}")
-            elif e["method"] == "Runtime.exceptionThrown":
-                out.append(f"exception: {p.get('exceptionDetails', {}).get('text')}")
-            elif e["method"] == "Log.entryAdded" and p.get("entry", {}).get("level") == "error":
-                out.append(f"log: {p['entry'].get('text')} {p['entry'].get('url', '')}")
-            elif e["method"] == "Network.loadingFailed":
-                out.append(f"load failed: {p.get('errorText')}")
-        return out
-
-    def screenshot(self, path: Path, width: int) -> None:
-        height = int(self.js("Math.ceil(document.documentElement.scrollHeight)") or 900)
-        self.call("Emulation.setDeviceMetricsOverride", width=width, height=min(height, 16000),
-                  deviceScaleFactor=1, mobile=width < 600)
-        shot = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(base64.b64decode(shot["data"]))
-
-    def close(self) -> None:
-        self.ws.close()
-
-
-def find_chromium() -> str:
+def chromium_path() -> str:
     for name in ("chromium", "chromium-browser", "google-chrome"):
         if path := shutil.which(name):
             return path
     pytest.fail("Chromium is not installed: run scripts/install-system-deps.sh (make test does)")
 
 
-@contextlib.contextmanager
-def browser() -> Iterator[Page]:
-    profile = tempfile.mkdtemp(prefix="sb-chromium-")
-    proc = subprocess.Popen([find_chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-    page = None
-    try:
-        port_file = Path(profile) / "DevToolsActivePort"
-        deadline = time.monotonic() + 60
-        while not port_file.exists() or not port_file.read_text().strip():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"Chromium did not start: {proc.stderr.read().decode()[-2000:]}")
-            time.sleep(0.1)
-        port = int(port_file.read_text().split()[0])
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        conn.request("PUT", "/json/new?about:blank")
-        target = json.loads(conn.getresponse().read())
-        page = Page(target["webSocketDebuggerUrl"])
-        yield page
-    finally:
-        if page:
-            page.close()
-        proc.terminate()
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where screenshots are kept: $SERVINGBENCH_TEST_ARTIFACTS (CI uploads it), else pytest's tmp dir."""
+    given = os.environ.get("SERVINGBENCH_TEST_ARTIFACTS")
+    folder = Path(given) if given else tmp_path_factory.mktemp("screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with playwright_api.sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS, headless=True)
         try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        shutil.rmtree(profile, ignore_errors=True)
+            yield chromium
+        finally:
+            chromium.close()
+
+
+class Tab:
+    """One page of a fresh browser context, with every error it reported since the last ``goto``."""
+
+    def __init__(self, browser: object, viewport: dict) -> None:
+        self.context = browser.new_context(viewport=viewport)  # type: ignore[attr-defined]
+        self.page = self.context.new_page()
+        self.problems: list[str] = []
+        self.page.on("console", lambda m: m.type in ("error", "assert") and self.problems.append(
+            f"console.{m.type}: {m.text}"))
+        self.page.on("pageerror", lambda e: self.problems.append(f"exception: {e}"))
+        self.page.on("requestfailed", lambda r: self.problems.append(f"load failed: {r.url} {r.failure}"))
+
+    def goto(self, url: str) -> Tab:
+        self.problems.clear()
+        response = self.page.goto(url, wait_until="load")
+        assert response is None or response.ok, url  # file:// pages have no response
+        return self
+
+    def js(self, expression: str) -> object:
+        return self.page.evaluate(expression)
+
+    def shot(self, path: Path) -> None:
+        self.page.screenshot(path=str(path), full_page=True)
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture()
+def tab(browser: object) -> Iterator[Tab]:
+    t = Tab(browser, LAPTOP)
+    yield t
+    t.close()
+
+
+@pytest.fixture()
+def phone(browser: object) -> Iterator[Tab]:
+    t = Tab(browser, PHONE)
+    yield t
+    t.close()
+
+
+def _held(root: Path, name: str, preset: str, achieved: list[float], usd: float, p99: float) -> None:
+    tput = sorted(achieved)[len(achieved) // 2]
+    cost = {"instance": "c7i.large", "usd_per_hour": 0.0446, "usd_per_million": usd, "assumption": "1 vCPU",
+            "price_source": "a page", "price_date": "2026-10-01"}
+    write_run(root, name, preset, tput=tput, p99_1=p99,
+              summary_extra={"throughput_at_slo_spread": [min(achieved), max(achieved)], "cost": cost,
+                             "fixed_load_rps": 20, "p50_ms_at_fixed_load": round(p99 / 3, 3),
+                             "p99_ms_at_fixed_load": p99},
+              extra={"slo_search": held_search(achieved, achieved[0])})
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """results/ with six configurations and a failed run, and reports/ built from it by the CLI."""
+    root = tmp_path_factory.mktemp("browser")
+    results, reports = root / "results", root / "reports"
+    results.mkdir()
+    _held(results, "alpha", "tuned", [140.0, 141.0, 142.0], 0.09, 55.0)
+    _held(results, "alpha", "default", [99.0, 100.0, 101.0], 0.12, 40.0)
+    _held(results, "beta", "default", [94.0, 95.0, 96.0], 0.1263, 30.0)
+    _held(results, "gamma", "tuned", [59.0, 60.0, 61.0], 0.2, 70.0)
+    _held(results, "rayserve", "default", [30.0], 0.5, 90.0)
+    _held(results, "torchserve", "tuned-with-a-long-preset-name", [44.0, 45.0, 46.0], 0.3, 65.4321)
+    write_run(results, "seldon", "default", status="failed", reason="LaunchError: port busy " * 20)
+    report = subprocess.run([sys.executable, "-m", "servingbench", "report", "--results", str(results),
+                             "--out", str(reports)], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+                            capture_output=True, text=True, timeout=300)
+    assert report.returncode == 0, report.stderr[-3000:]
+    return reports, results
 
 
 @contextlib.contextmanager
@@ -244,137 +158,124 @@ def serve(folder: Path) -> Iterator[str]:
         server.server_close()
 
 
-# --- the real run -----------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def built(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
-    """A real quick baseline run and the reports built from it by the CLI: (reports, run folder, run.json)."""
-    root = tmp_path_factory.mktemp("browser")
-    results, reports = root / "results", root / "reports"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    bench = subprocess.run(
-        [sys.executable, "-m", "servingbench", "bench", "--framework", "baseline", "--profile", "quick",
-         "--results", str(results), "--no-report"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=900,
-    )
-    assert bench.returncode == 0, bench.stdout[-3000:] + bench.stderr[-3000:]
-    report = subprocess.run([sys.executable, "-m", "servingbench", "report", "--results", str(results),
-                             "--out", str(reports)], cwd=REPO, env=env, capture_output=True, text=True,
-                            timeout=300)
-    assert report.returncode == 0, report.stderr[-3000:]
-    (run_dir,) = [p for p in results.iterdir() if p.is_dir() and not p.name.startswith(".")]
-    return reports, run_dir, json.loads((run_dir / "run.json").read_text())
-
-
-TOO_FEW = "too few samples"
-"""What the ranking shows instead of a fixed-load p99 that had too few requests for a bounded interval."""
-
-
-def _expected(run: dict) -> dict[str, float | str]:
-    """The headline figures as run.json states them (older runs: the closed-loop fallbacks)."""
-    summary = run["summary"]
-    lowest = min(run["steps"], key=lambda s: s["users"])
-    too_few = summary.get("p99_at_fixed_load_enough") is False
-    return {
-        "throughput_at_slo_rps": summary["throughput_at_slo_rps"],
-        "p99_ms_at_fixed_load": TOO_FEW if too_few else summary.get("p99_ms_at_fixed_load", lowest["p99_ms"]),
-        "p50_ms_at_fixed_load": summary.get("p50_ms_at_fixed_load", lowest["p50_ms"]),
-        "time_to_ready_s": run["time_to_ready_s"],
-        "mem_peak_mib": summary["mem_peak_mib"],
-    }
-
-
-DIGITS = {"throughput_at_slo_rps": 1, "p99_ms_at_fixed_load": 2, "p50_ms_at_fixed_load": 2,
-          "time_to_ready_s": 1, "mem_peak_mib": 0}
-
-RANKING_JS = """JSON.stringify([...document.querySelectorAll('#ranking tbody tr[data-run-id]')].map(tr => ({
-  run: tr.dataset.runId,
+RANKING_JS = """[...document.querySelectorAll('#ranking tbody tr:has(td[data-metric=rank])')].map(tr => ({
+  run: tr.dataset.runId, rank: tr.querySelector('[data-metric=rank]').textContent.trim(),
   cells: Object.fromEntries([...tr.querySelectorAll('td[data-metric]')].map(td =>
       [td.dataset.metric, {text: td.childNodes[0] ? td.childNodes[0].textContent.trim() : '',
-                           value: td.dataset.value === undefined ? null : Number(td.dataset.value)}]))})))"""
+                           value: td.dataset.value === undefined ? null : Number(td.dataset.value)}]))}))"""
 
-OVERFLOW_JS = "document.documentElement.scrollWidth - window.innerWidth"
-
-LINKS_JS = """(async () => {
+LINKS_JS = """async () => {
   const out = [];
-  for (const a of document.querySelectorAll('a[href]')) {
-    const href = a.getAttribute('href');
-    if (href.startsWith('#')) continue;
-    const r = await fetch(a.href, {method: 'GET'});
+  for (const a of document.querySelectorAll('a')) {
+    const href = a.getAttribute('href') || a.getAttributeNS('http://www.w3.org/1999/xlink', 'href');
+    if (!href || href.startsWith('#')) continue;
+    const r = await fetch(new URL(href, document.baseURI));
+    await r.arrayBuffer();  // read it whole: a body left streaming is aborted by the next navigation
     out.push([href, r.status]);
   }
-  return JSON.stringify(out);
-})()"""
+  return out;
+}"""
+
+OVERFLOW_JS = "document.documentElement.scrollWidth - window.innerWidth"
+RANKING_OVERFLOW_JS = """(() => { const right = e => e.getBoundingClientRect().right;
+  return right(document.getElementById('ranking')) - right(document.querySelector('main')); })()"""
+SCROLLS_JS = """(() => { const s = document.getElementById('ranking').parentElement;
+  return s.scrollWidth - s.clientWidth; })()"""
+
+TOO_FEW = "too few samples"
+# metric -> (where in run.json, digits shown, prefix)
+SHOWN = {
+    "throughput_at_slo_rps": (("summary", "throughput_at_slo_rps"), 1, ""),
+    "p50_ms_at_fixed_load": (("summary", "p50_ms_at_fixed_load"), 2, ""),
+    "p99_ms_at_fixed_load": (("summary", "p99_ms_at_fixed_load"), 2, ""),
+    "cpu_ms_per_request": (("summary", "cpu_ms_per_request_at_peak"), 2, ""),
+    "usd_per_million": (("summary", "cost", "usd_per_million"), 2, "$"),
+    "mem_peak_mib": (("summary", "mem_peak_mib"), 0, ""),
+    "time_to_ready_s": (("time_to_ready_s",), 1, ""),
+}
 
 
-def test_index_and_run_page_in_chromium(built: tuple[Path, Path, dict]) -> None:
-    reports, run_dir, run = built
-    run_id = run["run_id"]
-    expected = _expected(run)
-    index = reports / "index.html"
-    run_page = reports / "runs" / f"{run_id}.html"
-    assert index.exists() and run_page.exists()
-    with browser() as page:
-        # the index from the file system, laptop width: figures equal run.json, no errors
-        page.goto(index.as_uri())
-        assert page.errors() == []
-        rows = json.loads(page.js(RANKING_JS))
-        assert [r["run"] for r in rows] == [run_id]
-        cells = rows[0]["cells"]
-        for metric, value in expected.items():
-            if metric == "p50_ms_at_fixed_load" or value is None:
-                continue
-            if value == TOO_FEW:  # the number is withheld: the words stand in its place, with no value
-                assert cells[metric] == {"text": TOO_FEW, "value": None}, metric
-                continue
-            assert cells[metric]["value"] == pytest.approx(value), metric
-            assert cells[metric]["text"] == fmt(value, DIGITS[metric]), metric
-        # one quick run: one repeat, no neighbour, nothing to call ahead or tied
-        assert cells["standing"]["text"] == "–"
-        assert page.js("document.querySelector('#regressions') !== null")
-        assert page.js("document.querySelectorAll('figure svg').length") >= 3
-        page.screenshot(ARTIFACTS / "report-index-1280.png", 1280)
+def _field(doc: dict, path: tuple[str, ...]) -> object:
+    for key in path:
+        doc = doc[key]
+    return doc
 
-        # the same at a phone's width: the page itself never scrolls sideways (tables scroll in place)
-        page.goto(index.as_uri(), width=390, height=844)
-        assert page.errors() == []
-        assert page.js(OVERFLOW_JS) <= 0
-        page.screenshot(ARTIFACTS / "report-index-390.png", 390)
 
-        # the run's page: headline and steps equal run.json
-        page.goto(run_page.as_uri())
-        assert page.errors() == []
-        tput = page.js("document.getElementById('throughput-at-slo').textContent")
-        assert tput == fmt(expected["throughput_at_slo_rps"], 1)
-        p99 = page.js("document.getElementById('p99-fixed').textContent")
-        p99_expected = expected["p99_ms_at_fixed_load"]
-        assert p99 == (TOO_FEW if p99_expected == TOO_FEW else fmt(p99_expected, 2))
-        assert page.js("document.getElementById('status').textContent.trim()") == run["status"]
-        steps = json.loads(page.js("""JSON.stringify(
-            [...document.querySelectorAll('#steps tbody tr')].map(tr => ({users: Number(tr.dataset.users),
-              tput: tr.querySelector('[data-field=throughput_rps]').textContent,
-              p99: tr.querySelector('[data-field=p99_ms]').textContent})))"""))
-        assert [s["users"] for s in steps] == [s["users"] for s in run["steps"]]
-        for shown, step in zip(steps, run["steps"], strict=True):
-            assert shown["tput"] == fmt(step["throughput_rps"], 1)
-            assert shown["p99"] == fmt(step["p99_ms"], 2)
-        assert page.js("document.getElementById('reproduce-cmd').textContent").startswith(
-            "make bench FRAMEWORK=baseline PRESET=default PROFILE=quick")
-        page.screenshot(ARTIFACTS / "report-run-1280.png", 1280)
-        page.goto(run_page.as_uri(), width=390, height=844)
-        assert page.errors() == []
-        assert page.js(OVERFLOW_JS) <= 0
-        page.screenshot(ARTIFACTS / "report-run-390.png", 390)
+def test_index_has_no_errors_and_every_ranking_number_equals_the_results(built, tab, artifacts):
+    reports, results = built
+    tab.goto((reports / "index.html").as_uri())
+    assert tab.problems == []
+    rows = tab.js(RANKING_JS)
+    assert [r["rank"] for r in rows] == ["1", "2", "3", "4", "5", "6"]
+    for row in rows:
+        run = json.loads((results / row["run"] / "run.json").read_text())
+        for metric, (path, digits, prefix) in SHOWN.items():
+            expected = _field(run, path)
+            cell = row["cells"][metric]
+            assert cell["value"] == pytest.approx(expected), (row["run"], metric)
+            assert cell["text"] == prefix + fmt(expected, digits), (row["run"], metric)
+    sentences = tab.js("[...document.querySelectorAll('#verdict [data-sentence]')].map(p => p.textContent)")
+    assert len(sentences) == 3 and "fastest" in sentences[0] and "Caveats" in sentences[2]
+    points = "#plot-pareto-speed svg a, #plot-pareto-cost svg a"
+    assert tab.js(f"document.querySelectorAll('{points}').length") >= 6
+    tab.shot(artifacts / "report-index-1280.png")
 
-        # the page kept inside the run folder works too
-        page.goto((run_dir / "report.html").as_uri())
-        assert page.errors() == []
-        assert page.js("document.getElementById('run-id').textContent") == run_id
 
-        # reports/ published alone behind a web server: every link on both pages answers 200
-        with serve(reports) as base:
-            for url in (f"{base}/index.html", f"{base}/runs/{run_id}.html"):
-                page.goto(url)
-                assert page.errors() == []
-                statuses = json.loads(page.js(LINKS_JS))
-                assert statuses, url
-                assert [h for h, status in statuses if status != 200] == [], url
+def test_the_ranking_fits_1280_px_and_the_page_works_at_a_phone_width(built, tab, phone, artifacts):
+    reports, _ = built
+    index = (reports / "index.html").as_uri()
+    tab.goto(index)
+    assert tab.js(OVERFLOW_JS) <= 0
+    assert tab.js(SCROLLS_JS) <= 0, "the ranking scrolls sideways at 1,280 px"
+    assert tab.js(RANKING_OVERFLOW_JS) <= 0
+    # the details moved out of the ranking open on a click, and the page still does not scroll sideways
+    tab.page.click("#ranking-details > summary")
+    assert tab.page.is_visible("#ranking-more") and tab.js(OVERFLOW_JS) <= 0
+
+    phone.goto(index)
+    assert phone.problems == []
+    assert phone.js(OVERFLOW_JS) <= 0, "the page scrolls sideways at 390 px (tables must scroll in place)"
+    assert phone.page.is_visible("#verdict") and phone.page.is_visible("#ranking")
+    box = phone.page.locator("#verdict").bounding_box()
+    assert box and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+    phone.shot(artifacts / "report-index-390.png")
+
+
+def test_run_page_has_no_errors_and_shows_the_run(built, tab, phone, artifacts):
+    reports, results = built
+    run_id = tab.goto((reports / "index.html").as_uri()).js("document.querySelector('#ranking a').href")
+    run_id = Path(str(run_id)).stem
+    run = json.loads((results / run_id / "run.json").read_text())
+    tab.goto((reports / "runs" / f"{run_id}.html").as_uri())
+    assert tab.problems == []
+    assert tab.js("document.getElementById('run-id').textContent") == run_id
+    assert tab.js("document.getElementById('throughput-at-slo').textContent") == fmt(
+        run["summary"]["throughput_at_slo_rps"], 1)
+    assert tab.js("document.getElementById('p99-fixed').textContent") == fmt(
+        run["summary"]["p99_ms_at_fixed_load"], 2)
+    steps = tab.js("""[...document.querySelectorAll('#steps tbody tr')].map(tr => ({
+        users: Number(tr.dataset.users), tput: tr.querySelector('[data-field=throughput_rps]').textContent,
+        p99: tr.querySelector('[data-field=p99_ms]').textContent}))""")
+    assert [s["users"] for s in steps] == [s["users"] for s in run["steps"]]
+    for shown, step in zip(steps, run["steps"], strict=True):
+        assert (shown["tput"], shown["p99"]) == (fmt(step["throughput_rps"], 1), fmt(step["p99_ms"], 2))
+    assert tab.js(OVERFLOW_JS) <= 0
+    tab.shot(artifacts / "report-run-1280.png")
+    phone.goto((reports / "runs" / f"{run_id}.html").as_uri())
+    assert phone.problems == [] and phone.js(OVERFLOW_JS) <= 0
+    phone.shot(artifacts / "report-run-390.png")
+    # the page kept inside the run folder works too, and links back to the index
+    tab.goto((results / run_id / "report.html").as_uri())
+    assert tab.problems == [] and tab.js("document.getElementById('run-id').textContent") == run_id
+
+
+def test_every_link_resolves_when_reports_are_published_alone(built, tab):
+    reports, _ = built
+    run_ids = sorted(p.stem for p in (reports / "runs").glob("*.html"))
+    with serve(reports) as base:
+        for url in [f"{base}/index.html", *(f"{base}/runs/{r}.html" for r in run_ids[:2])]:
+            tab.goto(url)
+            assert tab.problems == [], url
+            statuses = tab.page.evaluate(LINKS_JS)
+            assert len(statuses) >= 5, url
+            assert [h for h, status in statuses if status != 200] == [], url
