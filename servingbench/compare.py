@@ -11,39 +11,58 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from servingbench.frameworks import load_adapter
+from servingbench.progress import JobProgress, adapter_start_estimate
 from servingbench.record import RunRecord, SchemaError
 from servingbench.report.comparison import Row
 from servingbench.report.comparison import compare as rank
 from servingbench.report.model import run_view
 from servingbench.results import load_run
 from servingbench.run import BenchConfig, run_bench
+from servingbench.texttable import text_table
 
 COLUMNS = ("#", "framework", "preset", "status", "req/s@SLO", "interval", "vs next / #1", "p50@fixed ms",
            "p99@fixed ms", "ready s", "mem MiB", "CPU-ms/req")
 
 
-def compare(frameworks: list[str], presets: list[str], base: BenchConfig, model_dir: Path,
-            out: Callable[[str], None] = print) -> list[RunRecord]:
-    """Run every (framework, preset); returns the run records (failed ones included)."""
-    runs: list[RunRecord] = []
-    total = len(frameworks) * len(presets)
-    n = 0
+def planned_s(frameworks: list[str], presets: list[str], base: BenchConfig) -> list[float]:
+    """Each run's planned seconds, as run_bench plans its own: the profile plus start, parity and stop
+    (twice with a fresh-start confirmation), nothing for a remote target."""
+    starts = 2 if base.profile.fresh_start and base.profile.repeats > 1 else 1
+    plan = []
     for framework in frameworks:
-        for preset in presets:
-            n += 1
-            out(f"=== {n}/{total}: {framework} ({preset}) ===")
-            config = replace(base, framework=framework, preset=preset)
-            try:
-                folder = run_bench(config, model_dir, out)
-                record = load_run(folder) or _failed(framework, preset, f"unreadable result in {folder}")
-            except SchemaError as exc:
-                record = _failed(framework, preset, f"unreadable result: {exc}")
-            except (ValueError, RuntimeError, OSError) as exc:  # e.g. a preset this framework lacks
-                record = _failed(framework, preset, f"{type(exc).__name__}: {exc}")
+        start_s = 0.0 if base.target else adapter_start_estimate(load_adapter(framework)) * starts
+        plan += [base.profile.estimate_s() + start_s] * len(presets)
+    return plan
+
+
+def compare(frameworks: list[str], presets: list[str], base: BenchConfig, model_dir: Path,
+            out: Callable[[str], None] = print, live: bool | None = None) -> list[RunRecord]:
+    """Run every (framework, preset); returns the run records (failed ones included). Every line says
+    where the whole comparison is (i of N, elapsed, time left), a live bar on a terminal."""
+    runs: list[RunRecord] = []
+    pairs = [(f, p) for f in frameworks for p in presets]
+    with JobProgress("compare", planned_s(frameworks, presets, base), out, live=live) as job:
+        for framework, preset in pairs:
+            say = job.start(f"{framework} ({preset})")
+            record = _one(replace(base, framework=framework, preset=preset), model_dir, say)
+            job.finish()
             runs.append(record)
             if record.status == "interrupted":
-                return runs
+                break
     return runs
+
+
+def _one(config: BenchConfig, model_dir: Path, out: Callable[[str], None]) -> RunRecord:
+    """One run of the comparison; a failure of any kind becomes a failed record with its reason."""
+    framework, preset = config.framework, config.preset
+    try:
+        folder = run_bench(config, model_dir, out)
+        return load_run(folder) or _failed(framework, preset, f"unreadable result in {folder}")
+    except SchemaError as exc:
+        return _failed(framework, preset, f"unreadable result: {exc}")
+    except (ValueError, RuntimeError, OSError) as exc:  # e.g. a preset this framework lacks
+        return _failed(framework, preset, f"{type(exc).__name__}: {exc}")
 
 
 def _failed(framework: str, preset: str, reason: str) -> RunRecord:
@@ -74,10 +93,7 @@ def summary_table(runs: list[RunRecord]) -> str:
     """A plain-text table ranked as the index ranks (report.comparison): held runs by throughput at the
     SLO, each called ahead, tied or unproven against the next and #1; failures last with their reason."""
     ranking = rank([run_view(r) for r in runs])
-    rows = [list(COLUMNS)] + [_cells(r) for r in ranking.rows]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines = text_table(COLUMNS, [_cells(r) for r in ranking.rows]).splitlines()
     for r in ranking.failed:
         reason = r.reason.splitlines() or [""]
         lines.append(f"{r.framework} ({r.preset}) {r.status}: {reason[0]}")

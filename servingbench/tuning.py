@@ -35,6 +35,7 @@ from servingbench.measure import comparison as stat
 from servingbench.measure.capacity import capacity_interval
 from servingbench.presets import TUNED_FILE, CandidateRow, TunedPreset
 from servingbench.profiles import Profile
+from servingbench.progress import JobProgress
 from servingbench.record import RunRecord
 from servingbench.results import load_run
 from servingbench.run import BenchConfig, run_bench
@@ -206,8 +207,17 @@ def final_estimate_s(durations: list[float]) -> float:
 Measure = Callable[[dict[str, Any], Profile, str], CandidateRow]
 
 
+def screen_plan(remaining: int, left_s: float, durations: list[float]) -> list[float]:
+    """The planned seconds of the rest of the search: the candidates still expected to fit the budget
+    (at least the next one), each as long as the screened ones took, then the two confirming runs."""
+    per = statistics.mean(durations) if durations else TUNE_PROFILE.estimate_s() + START_ALLOWANCE_S
+    reserve = final_estimate_s(durations)
+    fits = max(1, min(remaining, int(max(0.0, left_s - reserve) // max(per, 1.0))))
+    return [per] * fits + [reserve / 2] * 2
+
+
 def screen(grid: list[Tunables], budget_s: float, measure: Measure, out: Callable[[str], None],
-           name: str) -> list[CandidateRow]:
+           name: str, job: JobProgress | None = None) -> list[CandidateRow]:
     """Screen candidates (the defaults always) while the budget keeps room for the confirming runs."""
     started = time.monotonic()
     table: list[CandidateRow] = []
@@ -216,6 +226,8 @@ def screen(grid: list[Tunables], budget_s: float, measure: Measure, out: Callabl
         spent = time.monotonic() - started
         reserve = final_estimate_s(durations)
         upcoming = statistics.mean(durations) if durations else 0.0
+        if job is not None:
+            job.replan_rest(screen_plan(len(grid) - i + 1, budget_s - spent, durations))
         if table and spent + upcoming + reserve > budget_s:
             out(f"[tune {name}] screen stops after {i - 1} of {len(grid)} candidates: "
                 f"{reserve / 60:.1f} min of the {budget_s / 60:.0f} min budget kept for the confirming runs")
@@ -239,20 +251,17 @@ def tune(adapter: Adapter, base: BenchConfig, model_dir: Path, budget_s: float, 
     default = asdict(adapter.presets()["default"].tunables)
     grid = candidates(adapter, len(base.server_cpus))
 
-    def measure(tunables: dict[str, Any], profile: Profile, stage: str) -> CandidateRow:
-        config = replace(base, framework=adapter.name, preset="default", profile=profile,
-                         overrides=dict(tunables), results_root=folder / stage)
-        return candidate_row(tunables, load_run(run_bench(config, model_dir, out)), stage)
+    with JobProgress(f"tune {adapter.name}", screen_plan(len(grid), budget_s, []), out) as job:
+        def measure(tunables: dict[str, Any], profile: Profile, stage: str) -> CandidateRow:
+            config = replace(base, framework=adapter.name, preset="default", profile=profile,
+                             overrides=dict(tunables), results_root=folder / stage)
+            say = job.start(f"{stage} {_short(tunables)}")
+            row = candidate_row(tunables, load_run(run_bench(config, model_dir, say)), stage)
+            job.finish()
+            return row
 
-    table = screen(grid, budget_s, measure, out, adapter.name)
-    challenger = challenger_of(table, default)
-    final: list[CandidateRow] = []
-    if challenger is not None and all(r.status != "interrupted" for r in table):
-        out(f"[tune {adapter.name}] confirming the defaults and the screen's best, {challenger.tunables}")
-        for tunables in (default, challenger.tunables):
-            final.append(measure(tunables, FINAL_PROFILE, "final"))
-            if final[-1].status == "interrupted":
-                break
+        table = screen(grid, budget_s, measure, job.say, adapter.name, job)
+        final = _confirm(default, challenger_of(table, default), table, measure, job, adapter.name)
     result = TuningResult(
         framework=adapter.name, date=stamp, budget_s=budget_s, slo_p99_ms=base.slo_p99_ms,
         server_cpus=list(base.server_cpus), candidates_total=len(grid), default_tunables=default,
@@ -261,6 +270,27 @@ def tune(adapter: Adapter, base: BenchConfig, model_dir: Path, budget_s: float, 
     )
     (folder / "tuning.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n")
     return result
+
+
+def _confirm(default: dict[str, Any], challenger: CandidateRow | None, table: list[CandidateRow],
+             measure: Measure, job: JobProgress, name: str) -> list[CandidateRow]:
+    """Stage 2: the defaults and the challenger measured again (none when there is no challenger)."""
+    final: list[CandidateRow] = []
+    if challenger is None or any(r.status == "interrupted" for r in table):
+        job.replan_rest([])
+        return final
+    job.replan_rest(job.planned_s[-2:])  # every plan of the screen ends with the two confirming runs
+    job.say(f"[tune {name}] confirming the defaults and the screen's best, {challenger.tunables}")
+    for tunables in (default, challenger.tunables):
+        final.append(measure(tunables, FINAL_PROFILE, "final"))
+        if final[-1].status == "interrupted":
+            break
+    return final
+
+
+def _short(tunables: dict[str, Any]) -> str:
+    """The knobs that are set, compactly ("workers=2 max_batch_size=16")."""
+    return " ".join(f"{k}={v}" for k, v in tunables.items() if v not in (None, 0, 0.0)) or "defaults"
 
 
 def tuned_preset(result: TuningResult) -> TunedPreset | None:
