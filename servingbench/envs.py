@@ -2,7 +2,10 @@
 
 Each environment is created on first use from a pinned requirements file and cached outside the work
 tree under a key made of the interpreter and the full text of its requirements (``-r`` includes
-followed), so it is reused while they are unchanged and rebuilt when they change.
+followed), so it is reused while they are unchanged and rebuilt when they change. New environments are
+made with uv (pinned in uv-requirements.txt, itself installed by pip into a small cached environment),
+except those that need torch: this machine's CPU build of torch is a local file only pip's configuration
+finds, and uv would download a multi-GB CUDA build. pip also makes everything when uv is unavailable.
 
 Stdlib only: the Makefile calls this module with a bare python3 to bootstrap the harness itself.
 """
@@ -13,6 +16,7 @@ import argparse
 import fcntl
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -21,6 +25,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 ENV_LAYOUT_VERSION = "1"
+UV_REQUIREMENTS = REPO / "servingbench" / "uv-requirements.txt"
+TORCH = re.compile(r"^torch\s*($|[=<>~!;\[ ])")
+"""A requirement line for torch itself (not torch-model-archiver, torchvision...)."""
 
 
 def cache_root() -> Path:
@@ -87,14 +94,89 @@ def env_python(folder: Path) -> Path:
     return folder / "bin" / "python"
 
 
+def pip_reason(requirements: Path) -> str:
+    """Why an environment must be made with pip ("" when uv can make it).
+
+    torch comes from this machine's local CPU build, which only pip's configuration points at: uv reads
+    no pip configuration, so it would download a multi-GB CUDA build instead (FRAMEWORK_NOTES.md).
+    """
+    if any(TORCH.match(line) for line in requirement_lines(requirements)):
+        return "it needs torch, whose local CPU build only pip finds"
+    return ""
+
+
+def uv_binary() -> Path | None:
+    """The pinned uv (uv-requirements.txt), installed by pip into its own cached environment on first
+    use; None when SERVINGBENCH_INSTALLER=pip or it cannot be installed (then pip makes everything)."""
+    if os.environ.get("SERVINGBENCH_INSTALLER", "").lower() == "pip":
+        return None
+    try:
+        uv = ensure_env("uv", UV_REQUIREMENTS, quiet=True, installer="pip").parent / "uv"
+    except (EnvError, OSError, subprocess.CalledProcessError):
+        return None
+    return uv if uv.is_file() else None
+
+
+def _uv_version(uv: Path) -> str:
+    out = subprocess.run([str(uv), "--version"], capture_output=True, text=True, check=False)
+    return " ".join(out.stdout.split()[:2]) or "uv"  # "uv 0.13.8"
+
+
+def _pip_steps(python: str, tmp: Path, requirements: Path, project: Path | None) -> list[list[str]]:
+    pip = [str(env_python(tmp)), "-m", "pip", "--disable-pip-version-check"]
+    steps = [[python, "-m", "venv", str(tmp)], [*pip, "install", "-r", str(requirements)]]
+    if project is not None:  # the checkout's own packages and console script, no new downloads
+        steps.append([*pip, "install", "--no-deps", "--no-build-isolation", "-e", str(project.resolve())])
+    return steps
+
+
+def _uv_steps(uv: Path, python: str, tmp: Path, requirements: Path, project: Path | None) -> list[list[str]]:
+    # bytecode compiled at install, as pip does: a server's first start (its time to ready) stays the same
+    install = [str(uv), "pip", "install", "--python", str(env_python(tmp)), "--compile-bytecode"]
+    steps = [[str(uv), "venv", "-q", "--python", python, str(tmp)], [*install, "-r", str(requirements)]]
+    if project is not None:
+        steps.append([*install, "--no-deps", "-e", str(project.resolve())])
+    return steps
+
+
+def _choose(name: str, requirements: Path, installer: str | None) -> tuple[Path | None, str]:
+    """(uv binary or None for pip, the words that say which installer and why)."""
+    if installer == "pip" or name == "uv":
+        return None, "pip"
+    why = pip_reason(requirements)
+    if why:
+        return None, f"pip ({why})"
+    uv = uv_binary()
+    if uv is None:
+        return None, "pip (uv unavailable: SERVINGBENCH_INSTALLER=pip, or uv could not be installed)"
+    return uv, _uv_version(uv)
+
+
+def _install(name: str, steps: list[list[str]], log: Path, requirements: Path) -> None:
+    env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}  # uv uses the interpreter given, never its own
+    with open(log, "w") as out:
+        for step in steps:
+            result = subprocess.run(step, stdout=out, stderr=subprocess.STDOUT, env=env)
+            if result.returncode != 0:
+                tail = log.read_text(errors="replace").splitlines()[-25:]
+                raise EnvError(
+                    f"installing the {name} environment failed ({' '.join(step[1:4])} ...).\n"
+                    f"Last lines of {log}:\n  " + "\n  ".join(tail) +
+                    "\nFix the pins in " + _rel(requirements) + " and run again (SERVINGBENCH_INSTALLER=pip "
+                    "makes it with pip instead of uv)."
+                )
+
+
 def ensure_env(name: str, requirements: Path, python: str | None = None, quiet: bool = False,
-               project: Path | None = None) -> Path:
+               project: Path | None = None, installer: str | None = None) -> Path:
     """Return the interpreter of the environment for ``requirements``, creating it if needed.
 
-    ``project``: a checkout to install editable (``pip install -e``) after the requirements: the harness
-    environment gets the ``servingbench`` package and console script of the checkout that made it.
-    Creation happens in a temporary folder renamed into place at the end, under a lock, so an
-    interrupted install never leaves an environment that looks complete.
+    ``project``: a checkout to install editable after the requirements: the harness environment gets the
+    ``servingbench`` package and console script of the checkout that made it. New environments are made
+    with uv unless they need pip (``pip_reason``), ``installer="pip"`` asks for it, or uv is unavailable;
+    the installer used is said and kept in ``.installer``. Creation happens in a temporary folder renamed
+    into place at the end, under a lock, so an interrupted install never leaves an environment that looks
+    complete.
     """
     python = python or default_python()
     final = env_dir(name, requirements, python, project)
@@ -109,31 +191,21 @@ def ensure_env(name: str, requirements: Path, python: str | None = None, quiet: 
         shutil.rmtree(tmp, ignore_errors=True)
         started = time.monotonic()
         say = (lambda *_: None) if quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
-        say(f"[env] creating the {name} environment from {_rel(requirements)} (first use; cached in {final})")
-        subprocess.run([python, "-m", "venv", str(tmp)], check=True)
-        pip = [str(env_python(tmp)), "-m", "pip", "--disable-pip-version-check"]
-        log = tmp / "install.log"
-        with open(log, "w") as out:
-            steps = [[*pip, "install", "-r", str(requirements)]]
-            if project is not None:  # the checkout's own packages and console script, no new downloads
-                steps.append([*pip, "install", "--no-deps", "--no-build-isolation", "-e",
-                              str(project.resolve())])
-            for step in steps:
-                result = subprocess.run(step, stdout=out, stderr=subprocess.STDOUT)
-                if result.returncode != 0:
-                    tail = log.read_text(errors="replace").splitlines()[-25:]
-                    raise EnvError(
-                        f"installing the {name} environment failed ({' '.join(step[3:])}).\n"
-                        f"Last lines of {log}:\n  " + "\n  ".join(tail) +
-                        "\nFix the pins in " + _rel(requirements) + " and run again."
-                    )
+        uv, used = _choose(name, requirements, installer)
+        say(f"[env] creating the {name} environment from {_rel(requirements)} with {used} "
+            f"(first use; cached in {final})")
+        steps = (_uv_steps(uv, python, tmp, requirements, project) if uv
+                 else _pip_steps(python, tmp, requirements, project))
+        subprocess.run(steps[0], check=True, stdout=subprocess.DEVNULL)
+        _install(name, steps[1:], tmp / "install.log", requirements)
         # venvs are not relocatable: rewrite the scripts' shebangs to the final path.
         _relocate(tmp, final)
+        (tmp / ".installer").write_text(used + "\n")
         (tmp / ".complete").write_text(f"{time.time()}\n")
         if final.exists():
             shutil.rmtree(final)
         tmp.rename(final)
-        say(f"[env] {name} ready in {time.monotonic() - started:.0f} s")
+        say(f"[env] {name} ready in {time.monotonic() - started:.0f} s ({used.split(' (')[0]})")
     return env_python(final)
 
 
