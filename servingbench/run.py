@@ -42,6 +42,7 @@ from servingbench.servers.errors import LaunchError
 from servingbench.servers.grpc_target import GrpcTarget, check_protocol
 from servingbench.servers.launch import LaunchOptions, launch
 from servingbench.servers.local import framework_python
+from servingbench.servers.readiness import ReadyWait
 from servingbench.servers.registry import reap_leftovers
 from servingbench.servers.target import Target
 from servingbench.versions import harness_versions, server_versions
@@ -289,6 +290,15 @@ class ServerUnderTest:
     def stop(self) -> None:
         """Stop the server now (verified: nothing left running or listening); ``start`` may follow."""
         self._stop((None, None, None))
+
+    def bare_launch(self, run_dir: Path, wait: ReadyWait) -> contextlib.AbstractContextManager[Target]:
+        """One more start of the same configuration, bare: its own folder and readiness ``wait``, no parity
+        gate, monitor or record change (the cold-start scenario times it); stopped and verified on exit.
+        Stop the server under test first: two would share its CPUs."""
+        if self.target is not None:
+            raise RuntimeError("bare_launch while the server under test runs: stop() it first")
+        return launch(self.adapter, self.tunables, self.options, run_dir=run_dir, model_dir=self.model_dir,
+                      run_id=self.writer.run_id, progress=self.progress, wait=wait)
 
     def _stop(self, exc: tuple) -> None:
         self.context = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from servingbench.measure.coldstart import FirstCorrect, ModelLoad, Spread, StartupSplit
 from servingbench.measure.stats import LatencySummary
 from servingbench.serial import FLAT, Record
 
@@ -112,6 +113,69 @@ class TraceResult(Record):
     wall_s: float = 0.0
 
 
+# --- coldstart ------------------------------------------------------------------------------------
+@dataclass
+class ColdStart(Record):
+    """One fresh start of the server: spawn to first correct prediction, the first request after
+    ready, idle use, and the start-up split where the model's load was logged."""
+
+    index: int
+    spawn_wall: float
+    """time.time() at spawn: the clock of the model-load lines."""
+    first: FirstCorrect
+    time_to_ready_s: float
+    """Spawn to the adapter's own readiness (TorchServe: every worker; others: a real prediction)."""
+    first_request_ms: float
+    """The first prediction after ready (one text), timed alone."""
+    warm_request_ms: float
+    """Median of the next few single predictions: the same request once the server is warm."""
+    idle_mem_mib: float | None
+    idle_cpu_util: float | None
+    processes: int | None
+    memory_kind: str = ""
+    split: StartupSplit | None = None
+    """None: no model load logged before the first correct prediction ("not logged")."""
+    loads: list[ModelLoad] = field(default_factory=list)
+    stop_s: float | None = None
+    folder: str = ""
+    """The start's server folder, relative to the run (its server.log and model_load.events)."""
+
+
+@dataclass
+class KeepWarm(Record):
+    """What an idle instance of this server costs per hour (the alternative to scaling to zero)."""
+
+    usd_per_hour: float
+    instance: str
+    vcpus: int
+    mem_gib: float
+    assumption: str
+    price_date: str = ""
+    price_source: str = ""
+    verified: bool = False
+
+
+@dataclass
+class ColdStartResult(Record):
+    """N fresh starts and the spread of each figure over them."""
+
+    starts: list[ColdStart]
+    first_correct_s: Spread | None
+    time_to_ready_s: Spread | None
+    first_request_ms: Spread | None
+    warm_request_ms: Spread | None
+    idle_mem_mib: Spread | None
+    startup_s: Spread | None = None
+    model_load_s: Spread | None = None
+    after_load_s: Spread | None = None
+    idle_s: float = 0.0
+    """How long each start idled before its memory was read."""
+    poll_interval_s: float = 0.0
+    keep_warm: KeepWarm | None = None
+    split_source: str = ""
+    """Where the split comes from (the shared model's timestamped load line), or why there is none."""
+
+
 @dataclass
 class ScenarioResults(Record):
     """Every scenario the run measured, by name; ``failed``: the ones that failed, with the reason."""
@@ -119,3 +183,4 @@ class ScenarioResults(Record):
     failed: dict[str, str] = field(default_factory=dict)
     size: SizeResult | None = None
     trace: TraceResult | None = None
+    coldstart: ColdStartResult | None = None

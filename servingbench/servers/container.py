@@ -19,7 +19,7 @@ from servingbench.adapter import Adapter, Tunables
 from servingbench.envs import REPO
 from servingbench.servers import docker
 from servingbench.servers.net import HOST, allocate_ports
-from servingbench.servers.readiness import wait_ready
+from servingbench.servers.readiness import ReadyWait, wait_ready
 from servingbench.servers.target import HttpTarget
 
 UNWATCHED = "unavailable in docker mode: the container's processes are not watched"
@@ -60,7 +60,8 @@ class ContainerServer(HttpTarget):
 @contextmanager
 def docker_launched(adapter: Adapter, tunables: Tunables, *, cpus: tuple[int, ...], memory: str,
                     model_dir: Path, run_id: str, http_port: int | None = None,
-                    progress: Callable[[str], None] = lambda _m: None) -> Iterator[ContainerServer]:
+                    progress: Callable[[str], None] = lambda _m: None,
+                    wait: ReadyWait = wait_ready) -> Iterator[ContainerServer]:
     """Build (if needed) and run the image, yield it once the model answers, then ``docker stop`` it."""
     client = docker.connect()  # raises NoDockerDaemon with a clear message
     ports = allocate_ports(tuple(docker.container_ports(adapter)), http_port)
@@ -72,7 +73,7 @@ def docker_launched(adapter: Adapter, tunables: Tunables, *, cpus: tuple[int, ..
     server = ContainerServer(adapter, HOST, ports["http"], kind="docker", spec=spec,
                              container=docker.run_container(client, spec))
     try:
-        server.time_to_ready_s = wait_ready(server, timeout_s=adapter.ready_timeout_s, started_at=started,
+        server.time_to_ready_s = wait(server, timeout_s=adapter.ready_timeout_s, started_at=started,
                                             progress=progress)
         yield server
     finally:

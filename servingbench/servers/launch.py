@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from servingbench.adapter import Adapter, Tunables
+from servingbench.servers.readiness import ReadyWait, wait_ready
 from servingbench.servers.target import Target
 
 LAUNCH_MODES = ("local", "docker", "remote")
@@ -38,8 +39,11 @@ class LaunchOptions:
 
 @contextmanager
 def launch(adapter: Adapter, tunables: Tunables, options: LaunchOptions, *, run_dir: Path, model_dir: Path,
-           run_id: str, progress: Callable[[str], None] = lambda _m: None) -> Iterator[Target]:
-    """Start (or reach) the server, yield it once the model answers, stop it and verify the stop."""
+           run_id: str, progress: Callable[[str], None] = lambda _m: None,
+           wait: ReadyWait = wait_ready) -> Iterator[Target]:
+    """Start (or reach) the server, yield it once the model answers, stop it and verify the stop.
+
+    ``wait`` replaces the readiness wait of a server this harness starts (local or docker)."""
     adapter.validate(tunables)
     if options.mode == "remote":
         from servingbench.servers.remote import remote_target
@@ -51,11 +55,12 @@ def launch(adapter: Adapter, tunables: Tunables, options: LaunchOptions, *, run_
         from servingbench.servers.container import docker_launched
 
         with docker_launched(adapter, tunables, cpus=options.cpus, memory=options.memory, model_dir=model_dir,
-                             run_id=run_id, http_port=options.http_port, progress=progress) as server:
+                             run_id=run_id, http_port=options.http_port, progress=progress,
+                             wait=wait) as server:
             yield server
     else:
         from servingbench.servers.local import launched
 
         with launched(adapter, tunables, run_dir=run_dir, model_dir=model_dir, cpus=options.cpus,
-                      http_port=options.http_port, progress=progress) as server:
+                      http_port=options.http_port, progress=progress, wait=wait) as server:
             yield server

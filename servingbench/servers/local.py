@@ -24,7 +24,7 @@ from servingbench.servers.environment import server_environment
 from servingbench.servers.errors import LaunchError, PortInUse, ServerDied
 from servingbench.servers.net import HOST, allocate_ports, free_port
 from servingbench.servers.procs import ProcessTree, describe, listening_on, non_loopback_listeners
-from servingbench.servers.readiness import wait_ready
+from servingbench.servers.readiness import ReadyWait, wait_ready
 from servingbench.servers.spawn import spawn_pinned
 from servingbench.servers.target import HttpTarget, file_tail
 
@@ -93,8 +93,12 @@ def launched(
     http_port: int | None = None,
     progress: Callable[[str], None] = lambda _msg: None,
     server_metrics: bool = True,
+    wait: ReadyWait = wait_ready,
 ) -> Iterator[LocalServer]:
-    """Start the server, wait for the model to answer, yield it, then stop and verify the stop."""
+    """Start the server, wait for the model to answer, yield it, then stop and verify the stop.
+
+    ``wait``: the readiness wait (the cold-start scenario passes one that also times the first correct
+    prediction from the moment of spawn)."""
     adapter.validate(tunables)
     python = framework_python(adapter)
     cpus = tuple(cpus or sorted(os.sched_getaffinity(0)))
@@ -106,7 +110,7 @@ def launched(
     try:
         spec = LaunchSpec(HOST, ports, cpus, Path(model_dir), run_dir, tunables, tmp_dir=short_tmp,
                           server_metrics=server_metrics)
-        yield from _run(adapter, spec, python, progress)
+        yield from _run(adapter, spec, python, progress, wait)
     finally:
         shutil.rmtree(short_tmp.parent, ignore_errors=True)  # the link and its folder, not the target
 
@@ -131,12 +135,12 @@ def _start(adapter: Adapter, spec: LaunchSpec, python: Path) -> LocalServer:
                        process_tree=ProcessTree(proc.pid), log_path=log_path, started_at=time.monotonic())
 
 
-def _run(adapter: Adapter, spec: LaunchSpec, python: Path,
-         progress: Callable[[str], None]) -> Iterator[LocalServer]:
+def _run(adapter: Adapter, spec: LaunchSpec, python: Path, progress: Callable[[str], None],
+         wait: ReadyWait = wait_ready) -> Iterator[LocalServer]:
     progress(f"starting {adapter.display_name} on CPUs {','.join(map(str, spec.cpus))}")
     server = _start(adapter, spec, python)
     try:
-        server.time_to_ready_s = wait_ready(server, timeout_s=adapter.ready_timeout_s, spec=spec,
+        server.time_to_ready_s = wait(server, timeout_s=adapter.ready_timeout_s, spec=spec,
                                             started_at=server.started_at, progress=progress)
         assert server.process_tree is not None
         members = server.process_tree.refresh()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.client
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from servingbench.adapter import LaunchSpec
 from servingbench.servers.errors import NotReady, ServerDied
@@ -17,6 +18,15 @@ from servingbench.servers.target import Target
 
 POLL_S = 0.25
 NOTE_EVERY_S = 10.0
+
+
+class ReadyWait(Protocol):
+    """What a launcher calls to wait for readiness (``wait_ready``, or a caller's own that also times
+    something, like the cold-start scenario's first correct prediction); returns seconds to ready."""
+
+    def __call__(self, target: Target, *, timeout_s: float, spec: LaunchSpec | None = None,
+                 started_at: float | None = None, progress: Callable[[str], None] = ...,
+                 hint: str = "") -> float: ...
 
 
 def wait_ready(target: Target, *, timeout_s: float, spec: LaunchSpec | None = None,
