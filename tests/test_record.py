@@ -45,7 +45,16 @@ from servingbench.record import (
 )
 from servingbench.report.model import run_view
 from servingbench.results import RunWriter, load_run
-from servingbench.scenarios.records import ScenarioResults
+from servingbench.measure.coldstart import FirstCorrect, ModelLoad, Spread, StartupSplit
+from servingbench.measure.reference import BatchReference
+from servingbench.scenarios.records import (
+    BatchResult,
+    BatchSize,
+    ColdStart,
+    ColdStartResult,
+    KeepWarm,
+    ScenarioResults,
+)
 from servingbench.serial import json_keys
 from servingbench.summary import summarize_run
 from tests.test_report_data import step as closed
@@ -74,6 +83,23 @@ def opened(rate: float, rps: float, p99: float, purpose: str, name: str, *, seed
         stability=Stability([rps, rps], [p99, p99], [500, 500], 0.01, 0.02, stable, "the rule"),
         histogram=f"HISTFAAA{name}",
     )
+
+
+def coldstart_result() -> ColdStartResult:
+    sp = Spread(5, 1.2, 1.0, 1.5, 1.1, 1.4, 0.9375)
+    start = ColdStart(1, 1700000000.5, FirstCorrect(1.2, 0.9, 20, "HTTP 503: not ready"), 1.25, 12.0, 5.0,
+                      170.0, 0.01, 2, "PSS", StartupSplit(0.1, 0.5, 0.6, 0.3, 0.3, 1),
+                      [ModelLoad(42, 1700000000.6, 1700000001.1, 1700000001.4)], 0.3, "scenarios/coldstart/start1")
+    return ColdStartResult([start], sp, sp, sp, sp, sp, sp, sp, sp, 3.0, 0.05,
+                           KeepWarm(0.0446, "c7i.large", 1, 0.17, "1 vCPU", "2024-01", "AWS", True), "events")
+
+
+def batch_result() -> BatchResult:
+    ref = BatchReference(8, 512, 2.0, 256.0, 3.9)
+    served = BatchSize(8, 64, 2, "", 512, 2.5, 204.8, 4.8, 0.98, 170.0, 38.0, 60.0, {"p50": [36.0, 40.0]},
+                       {"HTTP 503": 1}, "load/batch_k8.samples.npy", ref)
+    return BatchResult(512, [served, BatchSize(128, 4, 2, "limit: refuses 128-text requests: HTTP 400")],
+                       "on", "the rule", 0.01)
 
 
 def full_record() -> RunRecord:
@@ -125,7 +151,8 @@ def full_record() -> RunRecord:
                              "not applicable: set only so that every field is exercised")),
         scenarios_run=["steady", "overload"],
         scenarios=ScenarioResults(failed={"overload": "LoadError: Locust failed (exit 1)"},
-                                  size=size_result(), trace=trace_result()),
+                                  size=size_result(), trace=trace_result(), coldstart=coldstart_result(),
+                                  batch=batch_result()),
         server_log_tail="ready\n", stop=StopReport(0.5, ["1234 python"], [], []), status="complete",
         failure_reason=None, finished_at="2026-01-01T00:05:00+00:00",
     )
@@ -143,7 +170,11 @@ def parts(record: RunRecord) -> list:
             r.open_steps[0].stability, r.slo_search, *r.slo_search.probes, *r.slo_search.confirmations,
             r.open_steps[-1].verdict, *r.open_steps[-1].segments, r.summary, r.summary.overhead,
             r.summary.cost, r.summary.cost.price, r.scenarios, r.scenarios.size, *r.scenarios.size.points,
-            r.scenarios.size.points[0].step, r.scenarios.trace, r.scenarios.trace.timeline, r]
+            r.scenarios.size.points[0].step, r.scenarios.trace, r.scenarios.trace.timeline,
+            r.scenarios.coldstart, *r.scenarios.coldstart.starts, r.scenarios.coldstart.keep_warm,
+            r.scenarios.coldstart.first_correct_s, r.scenarios.coldstart.starts[0].first,
+            r.scenarios.coldstart.starts[0].split, *r.scenarios.coldstart.starts[0].loads,
+            r.scenarios.batch, *r.scenarios.batch.sizes, r.scenarios.batch.sizes[0].reference, r]
 
 
 @pytest.mark.parametrize("index", range(len(parts(full_record()))))

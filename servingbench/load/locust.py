@@ -36,17 +36,19 @@ class LoadError(RuntimeError):
     pass
 
 
-def write_requests(adapter: Adapter, texts: list[str], path: Path, protocol: str = "rest") -> Path:
-    """Encode one request per text with the adapter's codec (its gRPC codec for ``protocol="grpc"``), for
-    Locust to replay."""
+def write_requests(adapter: Adapter, texts: list[str], path: Path, protocol: str = "rest",
+                   per_request: int = 1) -> Path:
+    """Encode one request per ``per_request`` consecutive texts (the last may hold fewer) with the adapter's
+    codec (its gRPC codec for ``protocol="grpc"``), for Locust to replay in order."""
     rows: list[dict] = []
-    for text in texts:
+    for i in range(0, len(texts), per_request):
+        chunk = texts[i:i + per_request]
         if protocol == "grpc":
-            call = adapter.grpc.codec.encode([text])  # type: ignore[union-attr]
+            call = adapter.grpc.codec.encode(chunk)  # type: ignore[union-attr]
             rows.append({"transport": "grpc", "method": call.method,
                          "body": base64.b64encode(call.body).decode("ascii")})
             continue
-        req = adapter.encode([text])
+        req = adapter.encode(chunk)
         rows.append({"method": req.method, "path": req.path, "headers": req.headers,
                      "body": base64.b64encode(req.body).decode("ascii")})
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from servingbench.measure.coldstart import FirstCorrect, ModelLoad, Spread, StartupSplit
+from servingbench.measure.reference import BatchReference
 from servingbench.measure.stats import LatencySummary
 from servingbench.serial import FLAT, Record
 
@@ -177,6 +178,49 @@ class ColdStartResult(Record):
 
 
 @dataclass
+class BatchSize(Record):
+    """The batch job sent as requests of ``texts_per_request`` texts each, closed loop."""
+
+    texts_per_request: int
+    requests: int
+    """The job's requests (job texts / texts per request)."""
+    users: int
+    """Closed-loop users (requests kept in flight), by the saturation rule (BatchResult.users_rule)."""
+    refused: str = ""
+    """Why the framework refused this size before the job ("limit: ..."); the job was then not sent."""
+    ok_texts: int = 0
+    wall_s: float = 0.0
+    """First send to the last of the job's requests completed (from the raw samples)."""
+    texts_per_s: float = 0.0
+    """Texts in successful responses per second of the job's wall time."""
+    cpu_ms_per_text: float | None = None
+    """Server process tree CPU over the job's wall time, per text served (None: not watchable)."""
+    server_cpu_util: float | None = None
+    mem_peak_mib: float | None = None
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+    percentile_ci_ms: dict[str, list[float | None]] = field(default_factory=dict)
+    """Request latency intervals (95%, order statistics) of the successful requests."""
+    failure_kinds: dict[str, int] = field(default_factory=dict)
+    samples_file: str = ""
+    reference: BatchReference | None = None
+    """The in-process predictor on the same job in calls of the same size."""
+
+
+@dataclass
+class BatchResult(Record):
+    """MLPerf Offline's analogue: one fixed job of texts at every request size."""
+
+    job_texts: int
+    sizes: list[BatchSize]
+    batching: str
+    """The server's own batching in this configuration (max batch, delay), or that it is off."""
+    users_rule: str
+    reference_server_cpu_util: float | None = None
+    """The idle server's own CPU use while the in-process reference ran on the same CPUs."""
+
+
+@dataclass
 class ScenarioResults(Record):
     """Every scenario the run measured, by name; ``failed``: the ones that failed, with the reason."""
 
@@ -184,3 +228,4 @@ class ScenarioResults(Record):
     size: SizeResult | None = None
     trace: TraceResult | None = None
     coldstart: ColdStartResult | None = None
+    batch: BatchResult | None = None
