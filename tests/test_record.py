@@ -11,10 +11,11 @@ import pytest
 
 from servingbench import protocol
 from servingbench.load.ceiling import Ceiling
+from servingbench.measure.coldstart import FirstCorrect, ModelLoad, Spread, StartupSplit
 from servingbench.measure.cost import Cost, Price, cost_per_million
 from servingbench.measure.parity import ParityResult
 from servingbench.measure.probe_verdict import ProbeVerdict
-from servingbench.measure.reference import Reference
+from servingbench.measure.reference import BatchReference, Reference
 from servingbench.measure.server_metrics import ServerMetricsDelta
 from servingbench.measure.slo_search import Confirmation, SearchResult
 from servingbench.measure.stability import Stability
@@ -45,8 +46,6 @@ from servingbench.record import (
 )
 from servingbench.report.model import run_view
 from servingbench.results import RunWriter, load_run
-from servingbench.measure.coldstart import FirstCorrect, ModelLoad, Spread, StartupSplit
-from servingbench.measure.reference import BatchReference
 from servingbench.scenarios.records import (
     BatchResult,
     BatchSize,
@@ -89,7 +88,8 @@ def coldstart_result() -> ColdStartResult:
     sp = Spread(5, 1.2, 1.0, 1.5, 1.1, 1.4, 0.9375)
     start = ColdStart(1, 1700000000.5, FirstCorrect(1.2, 0.9, 20, "HTTP 503: not ready"), 1.25, 12.0, 5.0,
                       170.0, 0.01, 2, "PSS", StartupSplit(0.1, 0.5, 0.6, 0.3, 0.3, 1),
-                      [ModelLoad(42, 1700000000.6, 1700000001.1, 1700000001.4)], 0.3, "scenarios/coldstart/start1")
+                      [ModelLoad(42, 1700000000.6, 1700000001.1, 1700000001.4)], 0.3,
+                      "scenarios/coldstart/start1")
     return ColdStartResult([start], sp, sp, sp, sp, sp, sp, sp, sp, 3.0, 0.05,
                            KeepWarm(0.0446, "c7i.large", 1, 0.17, "1 vCPU", "2024-01", "AWS", True), "events")
 

@@ -75,7 +75,8 @@ def test_poller_stops_at_the_first_correct_answer_of_a_server_that_becomes_ready
             raise ValueError(body)
         return [("positive", 0.9)]
 
-    first = poll_first_correct(send, decode, HttpRequest("POST", "/", b""), lambda a: a == [("positive", 0.9)],
+    wanted = [("positive", 0.9)]
+    first = poll_first_correct(send, decode, HttpRequest("POST", "/", b""), lambda a: a == wanted,
                                started_at=started, timeout_s=5, exited=lambda: None, interval_s=0.02)
     assert 0.3 <= first.first_correct_s < 0.45
     assert 0.1 <= first.first_answer_s < 0.3 and "503" in first.last_failure
