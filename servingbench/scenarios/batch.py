@@ -8,9 +8,10 @@ from the raw samples); CPU-ms/text is the server tree's CPU over that time per t
 predictor does the same job in calls of the same sizes on the server's CPUs (measure/reference.py): the
 row no serving stack can beat.
 
-Before each size one request of that size goes through the adapter's codec and must give the in-process
-predictions: a framework whose protocol refuses it (a max batch size, a payload limit) is recorded with
-its answer ("limit: refuses 128-text requests: HTTP 400 ...") and the other sizes still run.
+Before each size one request of that size goes through the adapter's REST codec (the job itself goes over
+the run's protocol) and must give the in-process predictions: a framework whose protocol refuses it (a max
+batch size, a payload limit) is recorded with its answer ("limit: refuses 128-text requests: HTTP 400
+...") and the other sizes still run.
 """
 
 from __future__ import annotations
@@ -125,7 +126,8 @@ def run_size(sc: ScenarioContext, size: int, job: list[str], bound_s: float) -> 
     if refused:
         return BatchSize(texts_per_request=size, requests=requests, users=users, refused=refused)
     name = f"batch_k{size}"
-    requests_file = write_requests(sc.adapter, job, ctx.load_dir / f"{name}.requests.json", per_request=size)
+    requests_file = write_requests(sc.adapter, job, ctx.load_dir / f"{name}.requests.json", ctx.protocol,
+                                   per_request=size)
     result = run_locust(requests_file, ctx.server.base_url, users=users, run_time_s=bound_s,
                         max_requests=requests, cpus=ctx.loadgen_cpus, out_dir=ctx.load_dir, name=name,
                         distribution=ctx.distribution)
