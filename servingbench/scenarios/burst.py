@@ -22,7 +22,7 @@ from servingbench.measure.recovery import recovery, timeline
 from servingbench.profiles import Profile
 from servingbench.protocol import check_alive
 from servingbench.scenarios.base import ScenarioContext, ScenarioOptions
-from servingbench.scenarios.records import BurstPhase, BurstResult, RateSource
+from servingbench.scenarios.records import BurstPhase, BurstResult, RateSource, ScenarioStep
 from servingbench.scenarios.scaled import new_seed, scenario_rate, scenario_step
 
 BASE, BURST = 0.5, 1.5
@@ -105,7 +105,7 @@ class Burst:
                     f"({', '.join(f'{k} {n}' for k, n in result.step.failure_kinds.items()) or 'none'})")
         return result
 
-    def _result(self, sc: ScenarioContext, rate: RateSource, p: Plan, step) -> BurstResult:
+    def _result(self, sc: ScenarioContext, rate: RateSource, p: Plan, step: ScenarioStep) -> BurstResult:
         samples = np.load(Path(sc.folder) / step.samples_file)
         start, slo = step.window_start, sc.ctx.slo_p99_ms
         seconds = timeline(samples, start, start + p.measure_s)
