@@ -8,7 +8,7 @@ import itertools
 import numpy as np
 import pytest
 
-from servingbench.measure.recovery import MIN_TAIL_S, Second, recovery, timeline
+from servingbench.measure.recovery import HOLD_S, Second, recovery, timeline
 from servingbench.profiles import PROFILES
 from servingbench.scenarios.burst import BASE, BURST, plan
 
@@ -50,12 +50,12 @@ def test_timeline_counts_failures_and_empty_seconds():
     assert bins[2].sent == 0 and bins[2].good(100, 0.001) is None
 
 
-def test_recovery_is_the_first_second_after_which_all_are_under_the_slo():
-    # before 0-4, burst 5-9, after 10-19: over the SLO until second 13
-    p99 = [20] * 5 + [50, 150, 300, 400, 500] + [400, 300, 120, 90, 150] + [40] * 5
+def test_recovery_is_the_first_second_that_starts_a_run_of_good_seconds():
+    # before 0-4, burst 5-9, after 10-24: over the SLO until second 13, a good second at 13, over at 14
+    p99 = [20] * 5 + [50, 150, 300, 400, 500] + [400, 300, 120, 90, 150] + [40] * 10
     rec = recovery(secs(p99), 5, 10, 100, 0.001)
-    assert rec.recovered and rec.recovery_s == 5.0  # second 15: the 150 at 14 puts it back
-    assert rec.exceeded and rec.bad_seconds == 8 and rec.bad_before == 0
+    assert rec.recovered and rec.recovery_s == 5.0  # second 15: the 150 at 14 broke the run begun at 13
+    assert rec.exceeded and rec.bad_seconds == 8 and rec.bad_before == 0 and rec.relapses == 0
 
 
 def test_no_excursion_means_recovery_zero():
@@ -64,24 +64,32 @@ def test_no_excursion_means_recovery_zero():
     assert "stayed under" in rec.note
 
 
+def test_a_slow_second_after_the_recovery_is_a_relapse_not_a_lost_recovery():
+    # absorbed the burst, then two slow seconds near the end (seen on a shared machine)
+    p99 = [20] * 5 + [20] * 5 + [20] * 13 + [270, 180]
+    rec = recovery(secs(p99), 5, 10, 100, 0.001)
+    assert rec.recovered and rec.recovery_s == 0 and rec.relapses == 2
+    assert "stayed under" in rec.note and "over it again in 2 later seconds" in rec.note
+
+
 def test_never_back_under_within_the_run():
     rec = recovery(secs([20] * 5 + [500] * 15), 5, 10, 100, 0.001)
     assert not rec.recovered and rec.recovery_s is None and "not back under" in rec.note
 
 
-def test_a_recovery_needs_good_seconds_behind_it():
-    short = [20] * 5 + [500] * (15 - (MIN_TAIL_S - 1)) + [20] * (MIN_TAIL_S - 1)
+def test_a_recovery_needs_hold_s_good_seconds_in_a_row():
+    short = [20] * 5 + [500] * 5 + [500, 20, 20, 500] + [20] * (HOLD_S - 1)
     assert not recovery(secs(short), 5, 10, 100, 0.001).recovered
-    enough = [20] * 5 + [500] * (15 - MIN_TAIL_S) + [20] * MIN_TAIL_S
-    assert recovery(secs(enough), 5, 10, 100, 0.001).recovery_s == 20 - MIN_TAIL_S - 10
+    enough = [20] * 5 + [500] * 5 + [500, 20, 20, 500] + [20] * HOLD_S
+    assert recovery(secs(enough), 5, 10, 100, 0.001).recovery_s == 4.0
 
 
 def test_failures_keep_a_second_over_the_slo_and_empty_seconds_judge_nothing():
     failing = recovery(secs([20] * 20, failed=1), 5, 10, 100, 0.001)
     assert not failing.recovered and failing.bad_before == 5
-    gaps = [20] * 5 + [500] * 5 + [500, None, None, 20] + [20] * 6
+    gaps = [20] * 5 + [500] * 5 + [500, None, None, 20, 20] + [None, 20, 20, 20]
     rec = recovery(secs(gaps), 5, 10, 100, 0.001)
-    assert rec.recovery_s == 3.0  # the empty seconds 11-12 are not the recovery point; 13 is
+    assert rec.recovery_s == 3.0  # the empty seconds neither start nor break the run of good ones
 
 
 def test_recovery_of_a_real_timeline_from_samples():

@@ -106,7 +106,7 @@ def burst_result() -> BurstResult:
         warmup_s=3.0, before_s=6.0, burst_s=6.0, after_s=15.0, step=scenario_step("burst", 26.0),
         phases=[BurstPhase("burst", 6.0, 12.0, 60.0, 360, 355, 58.0, 240.0, [200.0, None], {"HTTP 503": 5})],
         timeline=[Second(0.0, 20, 19, 1, 35.0, 19.0), Second(1.0, 0, 0, 0, None, 0.0)],
-        recovery=Recovery(True, 4.0, True, 7, 1, "the rule", "back"), over_slo=12, time_scale=0.5)
+        recovery=Recovery(True, 4.0, True, 7, 1, "the rule", "back", 2), over_slo=12, time_scale=0.5)
 
 
 def full_record() -> RunRecord:
