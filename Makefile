@@ -2,6 +2,7 @@
 #   make bench FRAMEWORK=rayserve [PRESET=default|tuned] [PROFILE=quick|standard] [SLO=100]
 #              [SERVER_CPUS=0] [LOADGEN_CPUS=1] [PORT=8000] [WORKERS=..] [MAX_BATCH_SIZE=..] [MAX_BATCH_DELAY_MS=..]
 #              [SCENARIO=steady,overload,burst,coldstart,batch,size,trace|all] [TRACE=file.csv TRACE_SPEED=2]
+#              [RATE_FROM=newest|this-run|<req/s>] [SCENARIO_TIME_SCALE=0.5]   (overload, burst)
 #              [TARGET=http://host:port] [LOADGEN_WORKERS=N] [MODEL=path/to/your/model] [LAUNCH=docker] [PRICE_FAMILY=c7i|m7i|r7i]
 #              [PROTOCOL=rest|grpc]   gRPC: mlserver, triton, torchserve (their gRPC inference APIs)
 #              [MODEL_VARIANT=fp32|int8]   int8: ONNX Runtime's dynamic quantisation of the same model
@@ -30,7 +31,7 @@ opt = $(if $(2),$(1) $(2))
 .PHONY: help bench compare tune crosscheck observability loadgen-worker list report model env test test-fast lint clean
 
 help:
-	@sed -n '2,14p' Makefile
+	@sed -n '2,15p' Makefile
 
 bench:
 	@if [ -z "$(FRAMEWORK)" ]; then echo "usage: make bench FRAMEWORK=<name>; frameworks: $$(ls frameworks | tr '\n' ' ')"; exit 2; fi
@@ -42,7 +43,8 @@ bench:
 		$(call opt,--loadgen-workers,$(LOADGEN_WORKERS)) $(call opt,--model,$(MODEL)) \
 		$(call opt,--launch,$(LAUNCH)) $(call opt,--price-family,$(PRICE_FAMILY)) \
 		$(call opt,--scenario,$(SCENARIO)) $(call opt,--trace,$(TRACE)) $(call opt,--trace-speed,$(TRACE_SPEED)) \
-		$(call opt,--protocol,$(PROTOCOL)) $(call opt,--model-variant,$(MODEL_VARIANT))
+		$(call opt,--protocol,$(PROTOCOL)) $(call opt,--model-variant,$(MODEL_VARIANT)) \
+		$(call opt,--rate-from,$(RATE_FROM)) $(call opt,--scenario-time-scale,$(SCENARIO_TIME_SCALE))
 
 compare:
 	@$(SB) compare --frameworks $(FRAMEWORKS) \
@@ -51,7 +53,8 @@ compare:
 		$(call opt,--loadgen-workers,$(LOADGEN_WORKERS)) $(call opt,--price-family,$(PRICE_FAMILY)) \
 		$(call opt,--scenario,$(SCENARIO)) $(call opt,--trace,$(TRACE)) $(call opt,--trace-speed,$(TRACE_SPEED)) \
 		$(call opt,--protocol,$(PROTOCOL)) \
-		$(call opt,--model,$(MODEL)) $(call opt,--model-variant,$(MODEL_VARIANT))
+		$(call opt,--model,$(MODEL)) $(call opt,--model-variant,$(MODEL_VARIANT)) \
+		$(call opt,--rate-from,$(RATE_FROM)) $(call opt,--scenario-time-scale,$(SCENARIO_TIME_SCALE))
 
 tune:
 	@if [ -z "$(FRAMEWORK)" ]; then echo "usage: make tune FRAMEWORK=<name> [BUDGET_MIN=12]"; exit 2; fi

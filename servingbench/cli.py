@@ -23,6 +23,7 @@ from servingbench.results import results_root
 from servingbench.scenarios import STEADY, get_scenario, parse_scenarios
 from servingbench.scenarios import available as scenario_names
 from servingbench.scenarios.base import ScenarioOptions
+from servingbench.scenarios.scaled import THIS_RUN, parse_rate_from, parse_time_scale
 from servingbench.servers.errors import LaunchError
 from servingbench.servers.grpc_target import check_protocol, grpc_frameworks
 
@@ -181,14 +182,21 @@ def add_common(parser: argparse.ArgumentParser) -> None:
                         help="SCENARIO=trace: arrival trace CSV (seconds since start[, text id or length])")
     parser.add_argument("--trace-speed", type=float, default=float(os.environ.get("TRACE_SPEED") or 1.0),
                         help="SCENARIO=trace: replay this many times faster")
+    parser.add_argument("--rate-from", default=os.environ.get("RATE_FROM") or "newest",
+                        help="overload/burst: the reference rate from the newest steady run in the same "
+                             "setting (newest, default; none: steady runs first), this-run, or req/s")
+    parser.add_argument("--scenario-time-scale", default=os.environ.get("SCENARIO_TIME_SCALE") or "1",
+                        help="overload/burst: multiply their durations by this (below 1: quick look, tests)")
 
 
 def scenario_choice(args: argparse.Namespace, profile: Profile) -> tuple[tuple[str, ...], ScenarioOptions]:
     """The scenarios asked for (or the profile's), checked; ValueError naming the valid ones."""
-    names = parse_scenarios(args.scenario, profile.scenarios)
+    rate_from, rate_rps = parse_rate_from(args.rate_from)
+    names = parse_scenarios(args.scenario, profile.scenarios, insert_steady=rate_from == THIS_RUN)
     if args.trace_speed <= 0:
         raise ValueError(f"TRACE_SPEED must be > 0, got {args.trace_speed:g}")
-    options = ScenarioOptions(trace=args.trace, trace_speed=args.trace_speed)
+    options = ScenarioOptions(trace=args.trace, trace_speed=args.trace_speed, rate_from=rate_from,
+                              rate_rps=rate_rps, time_scale=parse_time_scale(args.scenario_time_scale))
     for name in names:  # each scenario's own input check (a malformed trace), before the model or a server
         if name != STEADY:
             get_scenario(name).check(options)

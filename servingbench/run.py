@@ -38,6 +38,7 @@ from servingbench.record import CpuSets, Idle, ModelInfo, RunRecord, Slo, StopRe
 from servingbench.results import RunWriter
 from servingbench.scenarios import STEADY, get_scenario
 from servingbench.scenarios.base import ScenarioContext, ScenarioOptions, run_scenarios
+from servingbench.scenarios.scaled import plan_rate
 from servingbench.servers.errors import LaunchError
 from servingbench.servers.grpc_target import GrpcTarget, check_protocol
 from servingbench.servers.launch import LaunchOptions, launch
@@ -137,6 +138,8 @@ def run_bench(config: BenchConfig, model_dir: Path, out: Callable[[str], None] =
     check_protocol(adapter, config.protocol, options.mode)
     writer = RunWriter(config.results_root, adapter.name, config.preset)
     _record_setup(writer.record, config, adapter, tunables, preset_note, model_dir)
+    config = plan_rate(config, writer.record, out)  # overload/burst: an earlier run's rate, or steady now
+    writer.record.scenarios_run = list(config.scenarios)
     progress = Progress(adapter.name, _estimate_s(config, adapter, options), out)
     previous = signal.signal(signal.SIGTERM, _raise_interrupted)
     try:

@@ -13,8 +13,10 @@ from servingbench import protocol
 from servingbench.load.ceiling import Ceiling
 from servingbench.measure.coldstart import FirstCorrect, ModelLoad, Spread, StartupSplit
 from servingbench.measure.cost import Cost, Price, cost_per_million
+from servingbench.measure.goodput_curve import CurveVerdict
 from servingbench.measure.parity import ParityResult
 from servingbench.measure.probe_verdict import ProbeVerdict
+from servingbench.measure.recovery import Recovery, Second
 from servingbench.measure.reference import BatchReference, Reference
 from servingbench.measure.server_metrics import ServerMetricsDelta
 from servingbench.measure.slo_search import Confirmation, SearchResult
@@ -49,10 +51,15 @@ from servingbench.results import RunWriter, load_run
 from servingbench.scenarios.records import (
     BatchResult,
     BatchSize,
+    BurstPhase,
+    BurstResult,
     ColdStart,
     ColdStartResult,
     KeepWarm,
+    OverloadResult,
+    RateSource,
     ScenarioResults,
+    ScenarioStep,
 )
 from servingbench.serial import json_keys
 from servingbench.summary import summarize_run
@@ -100,6 +107,33 @@ def batch_result() -> BatchResult:
                        {"HTTP 503": 1}, "load/batch_k8.samples.npy", ref)
     return BatchResult(512, [served, BatchSize(128, 4, 2, "limit: refuses 128-text requests: HTTP 400")],
                        "on", "the rule", 0.01)
+
+
+def scenario_step(name: str, rate: float) -> ScenarioStep:
+    return ScenarioStep(
+        name=name, offered_rps=rate, seed=11, window_start=3000.0, window_end=3006.0,
+        samples_file=f"load/{name}.samples.npy", latency=latency(10.0, 40.0, rate, errors=1),
+        percentile_ci_ms={"p99": [30.0, None]}, failure_kinds={"timeout": 1}, intended_requests=int(rate * 6),
+        completed_ok=int(rate * 6) - 1, in_flight_at_end=2, server_cpu_util=0.9, cpu_ms_per_request=5.5,
+        generator_cpu_util=0.2, own_lag_p99_ms=1.5, held_back_sends=3, generator_limited=True, meets_slo=True)
+
+
+def overload_result() -> OverloadResult:
+    verdict = CurveVerdict("collapses under overload", "goodput falls", 60.0, 62.0, 90.0, 30.0, [120.0])
+    return OverloadResult(rate=RateSource(60.0, "SLO throughput", "earlier run", "20260101T000000Z-x"),
+                          multiples=[0.5, 1.0], warmup_s=2.0, measure_s=6.0,
+                          steps=[scenario_step("overload_1_x0.5", 30.0),
+                                 scenario_step("overload_2_x1", 60.0)],
+                          verdict=verdict, time_scale=0.5)
+
+
+def burst_result() -> BurstResult:
+    return BurstResult(
+        rate=RateSource(40.0, "closed-loop peak", "this run", "run"), base_fraction=0.5, burst_fraction=1.5,
+        warmup_s=3.0, before_s=6.0, burst_s=6.0, after_s=15.0, step=scenario_step("burst", 26.0),
+        phases=[BurstPhase("burst", 6.0, 12.0, 60.0, 360, 355, 58.0, 240.0, [200.0, None], {"HTTP 503": 5})],
+        timeline=[Second(0.0, 20, 19, 1, 35.0, 19.0), Second(1.0, 0, 0, 0, None, 0.0)],
+        recovery=Recovery(True, 4.0, True, 7, 1, "the rule", "back", 2), over_slo=12, time_scale=0.5)
 
 
 def full_record() -> RunRecord:
@@ -152,7 +186,7 @@ def full_record() -> RunRecord:
         scenarios_run=["steady", "overload"],
         scenarios=ScenarioResults(failed={"overload": "LoadError: Locust failed (exit 1)"},
                                   size=size_result(), trace=trace_result(), coldstart=coldstart_result(),
-                                  batch=batch_result()),
+                                  batch=batch_result(), overload=overload_result(), burst=burst_result()),
         server_log_tail="ready\n", stop=StopReport(0.5, ["1234 python"], [], []), status="complete",
         failure_reason=None, finished_at="2026-01-01T00:05:00+00:00",
     )
@@ -174,7 +208,15 @@ def parts(record: RunRecord) -> list:
             r.scenarios.coldstart, *r.scenarios.coldstart.starts, r.scenarios.coldstart.keep_warm,
             r.scenarios.coldstart.first_correct_s, r.scenarios.coldstart.starts[0].first,
             r.scenarios.coldstart.starts[0].split, *r.scenarios.coldstart.starts[0].loads,
-            r.scenarios.batch, *r.scenarios.batch.sizes, r.scenarios.batch.sizes[0].reference, r]
+            r.scenarios.batch, *r.scenarios.batch.sizes, r.scenarios.batch.sizes[0].reference,
+            *scenario_parts(r.scenarios), r]
+
+
+def scenario_parts(results: ScenarioResults) -> list:
+    over, burst = results.overload, results.burst
+    assert over is not None and burst is not None
+    return [over, over.rate, over.verdict, *over.steps, over.steps[0].latency, burst, burst.step,
+            *burst.phases, *burst.timeline, burst.recovery]
 
 
 @pytest.mark.parametrize("index", range(len(parts(full_record()))))
@@ -376,3 +418,15 @@ def test_a_launch_record_sets_only_launch_fields_by_their_types(tmp_path):
     assert record.launch == "remote" and "unavailable" in record.server_metrics
     with pytest.raises(ValueError, match=r"not launch fields.*summary"):
         record.set_launch({"summary": {}})
+
+
+def test_every_field_of_the_scenario_results_is_set():
+    """Overload's and burst's records are covered by the round trip only if no field keeps its default."""
+    results = full_record().scenarios
+    assert results is not None
+    for part in [results, *scenario_parts(results)]:
+        for f in dataclasses.fields(part):
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                continue
+            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+            assert getattr(part, f.name) != default, f"{type(part).__name__}.{f.name}"

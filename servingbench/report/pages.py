@@ -149,7 +149,7 @@ def write_run_report(run_dir: Path, index_href: str | None = "../../reports/inde
 def _code_mtime() -> float:
     """Newest change to the code that renders a run page: a page older than this is stale."""
     here = Path(__file__).resolve().parent
-    sources = [*TEMPLATES.glob("*.j2"), *here.glob("*.py")]
+    sources = [*TEMPLATES.rglob("*.j2"), *here.glob("*.py")]  # scenarios/ templates too
     return max(p.stat().st_mtime for p in sources if p.exists())
 
 

@@ -42,10 +42,13 @@ def get_scenario(name: str) -> Scenario:
     return importlib.import_module(MODULES[name]).SCENARIO
 
 
-def parse_scenarios(text: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
+def parse_scenarios(text: str | None, default: tuple[str, ...], *,
+                    insert_steady: bool = True) -> tuple[str, ...]:
     """``SCENARIO=overload,burst`` (or ``all``; empty: the profile's ``default``) as a checked, ordered,
     de-duplicated tuple; ValueError naming the valid ones otherwise. ``steady`` comes first where asked
-    for or needed by a scenario (its SLO throughput)."""
+    for or needed by a scenario (its SLO throughput); ``insert_steady=False`` leaves a needed one out
+    (RATE_FROM=newest: the run decides once it knows whether an earlier steady run can stand in,
+    scenarios/scaled.plan_rate)."""
     names = [n.strip() for n in (text or "").split(",") if n.strip()] or list(default)
     if names == ["all"]:
         names = available()
@@ -54,7 +57,7 @@ def parse_scenarios(text: str | None, default: tuple[str, ...]) -> tuple[str, ..
         raise ValueError(f"unknown scenario(s) {', '.join(unknown)}; choose from: "
                          f"{', '.join(available())} (or all)")
     chosen = list(dict.fromkeys(names))
-    if STEADY not in chosen and any(get_scenario(n).needs_slo_rate for n in chosen):
+    if insert_steady and STEADY not in chosen and any(get_scenario(n).needs_slo_rate for n in chosen):
         chosen.insert(0, STEADY)
     if STEADY in chosen:
         chosen.remove(STEADY)

@@ -33,6 +33,16 @@ class ScenarioOptions:
     """SCENARIO=trace: the arrival trace (CSV: seconds since start, optional text id or length)."""
     trace_speed: float = 1.0
     """SCENARIO=trace: replay this many times faster (2: twice the rate, half the time)."""
+    rate_from: str = "this-run"
+    """Overload and burst: where their reference rate comes from (scenarios/scaled.py): "newest" (an
+    earlier steady run in the same setting, the CLI's default), "this-run" or "given" (``rate_rps``)."""
+    rate_rps: float | None = None
+    """RATE_FROM=<req/s>: the rate given."""
+    reference_run: Path | None = None
+    """The earlier steady run the rate comes from (set by scaled.plan_rate, not by the user)."""
+    time_scale: float = 1.0
+    """SCENARIO_TIME_SCALE: overload's and burst's durations times this (below 1: a quick look, the
+    suite's real-server tests); their pages state it."""
 
 
 @dataclass
