@@ -109,3 +109,11 @@ def test_a_scenario_only_run_does_not_displace_the_last_steady_one(tmp_path: Pat
     ranked = [row.run for row in comparison.rows if row.rank]
     assert len(ranked) == 1 and ranked[0].throughput_at_slo_rps == pytest.approx(50.0, rel=0.2)
     assert all(row.latest_attempt is None or row.latest_attempt.folder != later for row in comparison.rows)
+
+
+def test_profiles_choose_the_scenarios_the_issue_names():
+    """quick: steady load only (CI smoke); standard adds overload and cold start; full (nightly) runs
+    every scenario, trace included (the example trace when no TRACE is given)."""
+    assert parse_scenarios(None, PROFILES["quick"].scenarios) == ("steady",)
+    assert parse_scenarios(None, PROFILES["standard"].scenarios) == ("steady", "overload", "coldstart")
+    assert set(parse_scenarios(None, PROFILES["full"].scenarios)) == set(available())
