@@ -133,7 +133,10 @@ def _pip_steps(python: str, tmp: Path, requirements: Path, project: Path | None)
 def _uv_steps(uv: Path, python: str, tmp: Path, requirements: Path, project: Path | None) -> list[list[str]]:
     # bytecode compiled at install, as pip does: a server's first start (its time to ready) stays the same
     install = [str(uv), "pip", "install", "--python", str(env_python(tmp)), "--compile-bytecode"]
-    steps = [[str(uv), "venv", "-q", "--python", python, str(tmp)], [*install, "-r", str(requirements)]]
+    # --seed: pip in the venv as `python -m venv` gives it (tools and the model build's corpus download run
+    # `python -m pip` in an environment)
+    steps = [[str(uv), "venv", "-q", "--seed", "--python", python, str(tmp)],
+             [*install, "-r", str(requirements)]]
     if project is not None:
         steps.append([*install, "--no-deps", "-e", str(project.resolve())])
     return steps

