@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING
 
 from servingbench.adapter import PROTOCOLS
 from servingbench.cpusets import format_cpus, parse_cpus, split_cpus
+from servingbench.envs.model_cache import check_variant
 from servingbench.frameworks import UnknownFramework, available, load_adapter
 from servingbench.load.locust import Distribution
 from servingbench.measure.cost import validate_family
-from servingbench.model_cache import check_variant
 from servingbench.presets import presets_of
 from servingbench.profiles import PROFILES, Profile, get_profile
-from servingbench.results import results_root
+from servingbench.record.results import results_root
 from servingbench.scenarios import STEADY, get_scenario, parse_scenarios
 from servingbench.scenarios import available as scenario_names
 from servingbench.scenarios.base import ScenarioOptions
@@ -113,14 +113,14 @@ def build_parser() -> argparse.ArgumentParser:
 def resolve_model(path: Path | None, variant: str = "fp32") -> Path:
     """The model folder to serve: ``variant`` (fp32, int8) of the built default, a ready ONNX folder, or a
     Hugging Face folder; a variant other than fp32 is built from that folder once and cached."""
-    from servingbench.model_cache import check_variant, ensure_variant
+    from servingbench.envs.model_cache import check_variant, ensure_variant
 
     check_variant(variant)
     return ensure_variant(_resolve_fp32(path), variant)
 
 
 def _resolve_fp32(path: Path | None) -> Path:
-    from servingbench.model_cache import ensure_model
+    from servingbench.envs.model_cache import ensure_model
 
     if path is None:
         return ensure_model()
@@ -252,7 +252,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
-    from servingbench.model_cache import ensure_model
+    from servingbench.envs.model_cache import ensure_model
     from servingbench.run import BenchConfig
     from servingbench.tuning import TUNE_PROFILE, tune, write_tuned_preset
 
@@ -350,7 +350,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    from servingbench.results import load_run
+    from servingbench.record.results import load_run
 
     record = load_run(run_dir)
     if not args.no_report:
@@ -398,7 +398,7 @@ def cmd_crosscheck(args: argparse.Namespace) -> int:
 
 
 def cmd_observability(args: argparse.Namespace) -> int:
-    from servingbench.model_cache import ensure_model
+    from servingbench.envs.model_cache import ensure_model
     from servingbench.observability import check_framework, describe, measure
 
     try:
@@ -449,7 +449,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "list":
         return cmd_list()
     if args.command == "model":
-        from servingbench import model_cache
+        from servingbench.envs import model_cache
 
         return model_cache.main((["--hf-model", str(args.hf_model)] if args.hf_model else [])
                                 + ["--variant", args.variant])

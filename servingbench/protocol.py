@@ -26,7 +26,7 @@ from servingbench.measure.slo_search import Confirmation, Probe, confirm, search
 from servingbench.measure.variants import batch_dependent
 from servingbench.profiles import Profile
 from servingbench.progress import Progress
-from servingbench.record import (
+from servingbench.record.run_record import (
     FIXED_LOAD,
     SLO_PROBE,
     SLO_REPEAT,

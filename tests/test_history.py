@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from servingbench.record.results import list_runs
 from servingbench.report import history
 from servingbench.report.history import judge
 from servingbench.report.model import run_view
-from servingbench.results import list_runs
 from tests.test_report_data import write_run
 
 PREVIOUS = [100.0, 101.0, 99.0, 100.0, 100.0]  # median 100, MAD 0: the 10% floor decides

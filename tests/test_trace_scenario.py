@@ -18,7 +18,7 @@ from servingbench.load.steps import StepContext
 from servingbench.load.trace_file import TraceError, check_replay, peak_rate, read_trace, schedule_table
 from servingbench.measure.timeline import goodput_ratio, timeline
 from servingbench.profiles import PROFILES
-from servingbench.record import RunRecord
+from servingbench.record.run_record import RunRecord
 from servingbench.scenarios import trace as trace_scenario
 from servingbench.scenarios.base import ScenarioContext, ScenarioOptions
 from servingbench.scenarios.records import TraceResult

@@ -18,8 +18,8 @@ from servingbench.adapter import (
     ServerCommand,
     Tunables,
 )
-from servingbench.codecs import OpenInferenceV2Codec
-from servingbench.grpc_codecs import OpenInferenceV2GrpcCodec
+from servingbench.codecs.grpc import OpenInferenceV2GrpcCodec
+from servingbench.codecs.rest import OpenInferenceV2Codec
 
 MODEL = "sentiment"
 CODEC = OpenInferenceV2Codec(MODEL, text_shape=(1,))

@@ -23,7 +23,7 @@ from servingbench.envs import REPO
 from servingbench.load.locust import GENERATOR_SATURATED, Distribution, LoadResult, run_locust, run_open_loop
 from servingbench.load.send_lag import SEND_LAG_LIMIT_MS, send_lags
 from servingbench.measure import stats
-from servingbench.serial import Record
+from servingbench.record.serial import Record
 from servingbench.servers.net import HOST, free_port
 from servingbench.servers.procs import ProcessTree
 from servingbench.servers.spawn import spawn_pinned

@@ -22,7 +22,7 @@ import numpy as np
 from servingbench.adapter import HttpRequest, Prediction
 from servingbench.measure.confidence import percentile_ci
 from servingbench.measure.parity import SCORE_TOLERANCE, answer_problem
-from servingbench.serial import Record
+from servingbench.record.serial import Record
 
 POLL_INTERVAL_S = 0.05
 POLL_IN_FLIGHT = 4

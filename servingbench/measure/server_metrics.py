@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from servingbench.adapter import HttpRequest, MetricsSpec
-from servingbench.serial import Record
+from servingbench.record.serial import Record
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 """Sample name and labels -> value, as one scrape gave them."""

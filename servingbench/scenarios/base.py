@@ -17,8 +17,8 @@ from servingbench.load.locust import LoadError
 from servingbench.load.steps import StepContext
 from servingbench.profiles import Profile
 from servingbench.progress import Progress
-from servingbench.record import RunRecord
-from servingbench.serial import Record
+from servingbench.record.run_record import RunRecord
+from servingbench.record.serial import Record
 from servingbench.servers.errors import LaunchError, ServerDied
 
 if TYPE_CHECKING:

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from servingbench.adapter import Adapter, LaunchSpec, Tunables
-from servingbench.envs import REPO, ensure_env
+from servingbench.envs import REPO
+from servingbench.envs.venvs import ensure_env
 from servingbench.servers.environment import server_environment
 from servingbench.servers.errors import LaunchError, PortInUse, ServerDied
 from servingbench.servers.net import HOST, allocate_ports, free_port

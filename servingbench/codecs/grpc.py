@@ -1,6 +1,6 @@
 """gRPC codecs: texts to one serialized gRPC request, a serialized answer back to predictions.
 
-The gRPC counterpart of servingbench/codecs.py. Messages are real protobuf messages, built from a
+The gRPC counterpart of servingbench/codecs/rest.py. Messages are real protobuf messages, built from a
 maintained package's stubs where one exists (Open Inference Protocol V2: ``tritonclient.grpc.service_pb2``,
 the ``inference.GRPCInferenceService`` that Triton and MLServer both serve), else compiled at first use
 from the framework's own .proto file with grpcio-tools (:func:`load_proto`: no generated code is
@@ -20,7 +20,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from servingbench.adapter import GrpcRequest, Prediction, ProtocolError
-from servingbench.codecs import V2_INPUT, V2_OUTPUTS
+from servingbench.codecs.rest import V2_INPUT, V2_OUTPUTS
 
 V2_SERVICE = "inference.GRPCInferenceService"
 

