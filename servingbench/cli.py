@@ -40,10 +40,27 @@ def _env_int(name: str) -> int | None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The command line: one sub-command per function below, each adding its own arguments."""
     parser = argparse.ArgumentParser(prog="servingbench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+    _bench_args(sub.add_parser("bench", help="benchmark one framework"))
+    _compare_args(sub.add_parser("compare", help="benchmark several frameworks in turn and compare them"))
+    _tune_args(sub.add_parser("tune", help="search configurations and earn the tuned preset by measurement"))
+    _crosscheck_args(sub.add_parser("crosscheck", help="re-judge the newest SLO headline of a framework with "
+                                    "MLPerf LoadGen (Server scenario) at that rate and 1.25x it"))
+    _worker_args(sub.add_parser("loadgen-worker", help="on another machine: join every load step as workers"))
+    _observability_args(sub.add_parser("observability", help="the cost of the framework's own metrics: "
+                                       "one fixed load with them on and off (ABBA starts), p99 with "
+                                       "intervals and CPU-ms/request"))
+    sub.add_parser("list", help="list frameworks and their presets")
+    _model_args(sub.add_parser("model", help="build the shared model if needed and print its folder"))
+    report = sub.add_parser("report", help="write HTML reports from results/")
+    report.add_argument("--results", type=Path, default=None)
+    report.add_argument("--out", type=Path, default=None)
+    return parser
 
-    bench = sub.add_parser("bench", help="benchmark one framework")
+
+def _bench_args(bench: argparse.ArgumentParser) -> None:
     bench.add_argument("--framework", required=True, help="one of: " + ", ".join(available()))
     bench.add_argument("--preset", default="default", help="default (framework defaults) or tuned")
     add_common(bench)
@@ -58,12 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--max-batch-size", type=int, default=None)
     bench.add_argument("--max-batch-delay-ms", type=float, default=None)
 
-    comp = sub.add_parser("compare", help="benchmark several frameworks in turn and compare them")
+
+def _compare_args(comp: argparse.ArgumentParser) -> None:
     comp.add_argument("--frameworks", default="all", help="comma-separated names, or all")
     comp.add_argument("--presets", default="default,tuned", help="comma-separated presets to run each in")
     add_common(comp)
 
-    tune = sub.add_parser("tune", help="search configurations and earn the tuned preset by measurement")
+
+def _tune_args(tune: argparse.ArgumentParser) -> None:
     tune.add_argument("--framework", required=True, help="one of: " + ", ".join(available()))
     tune.add_argument("--budget-min", type=float, default=12.0, help="time budget of the search, minutes")
     tune.add_argument("--slo-ms", type=float, default=DEFAULT_SLO_P99_MS, help="p99 latency objective")
@@ -71,8 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--loadgen-cpus", default=None)
     tune.add_argument("--no-write", action="store_true", help="do not update frameworks/<name>/tuned.json")
 
-    xc = sub.add_parser("crosscheck", help="re-judge the newest SLO headline of a framework with MLPerf "
-                        "LoadGen (Server scenario) at that rate and 1.25x it")
+
+def _crosscheck_args(xc: argparse.ArgumentParser) -> None:
     xc.add_argument("--framework", required=True, help="one of: " + ", ".join(available()))
     xc.add_argument("--preset", default="default", help="the preset of the run to check")
     xc.add_argument("--server-cpus", default=None, help="default: the run's server CPUs")
@@ -84,13 +103,14 @@ def build_parser() -> argparse.ArgumentParser:
     xc.add_argument("--threads", type=int, default=16, help="client threads (one connection each)")
     xc.add_argument("--above", type=float, default=1.25, help="the rate factor LoadGen should call INVALID")
 
-    worker = sub.add_parser("loadgen-worker", help="on another machine: join every load step as workers")
+
+def _worker_args(worker: argparse.ArgumentParser) -> None:
     worker.add_argument("--master", required=True, help="host:port of the harness's LOADGEN_MASTER")
     worker.add_argument("--processes", type=int, default=1, help="worker processes on this machine")
     worker.add_argument("--cpus", default=None, help="CPU set for them (default: all)")
 
-    obs = sub.add_parser("observability", help="the cost of the framework's own metrics: one fixed load "
-                         "with them on and off (ABBA starts), p99 with intervals and CPU-ms/request")
+
+def _observability_args(obs: argparse.ArgumentParser) -> None:
     obs.add_argument("--framework", required=True, help="a framework that can switch its metrics off")
     obs.add_argument("--rate", type=float, default=20.0, help="Poisson arrival rate, req/s")
     obs.add_argument("--duration-s", type=float, default=20.0, help="measured seconds per start")
@@ -99,15 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     obs.add_argument("--loadgen-cpus", default=None)
     obs.add_argument("--results", type=Path, default=None)
 
-    sub.add_parser("list", help="list frameworks and their presets")
-    model = sub.add_parser("model", help="build the shared model if needed and print its folder")
+
+def _model_args(model: argparse.ArgumentParser) -> None:
     model.add_argument("--hf-model", type=Path, default=None, help="export your own HF classifier folder")
     model.add_argument("--variant", default=os.environ.get("MODEL_VARIANT") or "fp32", help="fp32 or int8")
-
-    report = sub.add_parser("report", help="write HTML reports from results/")
-    report.add_argument("--results", type=Path, default=None)
-    report.add_argument("--out", type=Path, default=None)
-    return parser
 
 
 def resolve_model(path: Path | None, variant: str = "fp32") -> Path:
