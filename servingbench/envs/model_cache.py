@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from servingbench.envs import REPO, venvs
@@ -99,31 +100,53 @@ def ensure_model(progress: Callable[[str], None] = print, hf_model: Path | None 
     final = model_dir(hf_model)
     if is_built(final):
         return final
+
+    def export(tmp: Path) -> list[str]:
+        cmd = [str(ensure_build_env()), "-m", EXPORT_MODULE, "--out", str(tmp),
+               "--model-key", model_key(hf_model), "--input-hashes", json.dumps(input_hashes(hf_model))]
+        return cmd + (["--hf-model", str(hf_model)] if hf_model is not None else [])
+
+    built = _build_folder(
+        final, export, env=dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1"), progress=progress,
+        announce=f"[model] building the ONNX model (first run, ~{FIRST_BUILD_MINUTES} min) into {final}",
+        failure="exporting the ONNX model failed",
+    )
+    if built is not None:
+        progress(f"[model] ready in {built.seconds:.0f} s: {final}")
+    return final
+
+
+@dataclass(frozen=True)
+class Built:
+    """A folder this process built: the build command's output and how long it took."""
+
+    stdout: str
+    seconds: float
+
+
+def _build_folder(final: Path, command: Callable[[Path], list[str]], *, env: dict[str, str],
+                  progress: Callable[[str], None], announce: str, failure: str) -> Built | None:
+    """Build ``final`` once: under its lock, ``command(tmp)`` writes a partial folder that is renamed into
+    place only when it succeeds, so an interrupted build never looks complete. None when another process
+    finished it while this one waited for the lock."""
     final.parent.mkdir(parents=True, exist_ok=True)
     with open(final.parent / f".{final.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if is_built(final):
-            return final
-        progress(f"[model] building the ONNX model (first run, ~{FIRST_BUILD_MINUTES} min) into {final}")
+            return None
+        progress(announce)
         started = time.monotonic()
-        python = ensure_build_env()
         tmp = final.with_name(final.name + ".partial")
         shutil.rmtree(tmp, ignore_errors=True)
-        cmd = [str(python), "-m", EXPORT_MODULE, "--out", str(tmp), "--model-key", model_key(hf_model),
-               "--input-hashes", json.dumps(input_hashes(hf_model))]
-        if hf_model is not None:
-            cmd += ["--hf-model", str(hf_model)]
-        env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-        result = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO)
+        result = subprocess.run(command(tmp), capture_output=True, text=True, env=env, cwd=REPO)
         if result.returncode != 0:
             tail = (result.stdout + result.stderr).strip().splitlines()[-30:]
-            raise RuntimeError("exporting the ONNX model failed:\n  " + "\n  ".join(tail))
+            raise RuntimeError(f"{failure}:\n  " + "\n  ".join(tail))
         (tmp / ".complete").write_text(f"{time.time()}\n")
         if final.exists():
             shutil.rmtree(final)
         tmp.rename(final)
-        progress(f"[model] ready in {time.monotonic() - started:.0f} s: {final}")
-    return final
+        return Built(result.stdout, time.monotonic() - started)
 
 
 class UnknownVariant(ValueError):
@@ -164,28 +187,19 @@ def ensure_variant(source: Path, variant: str, progress: Callable[[str], None] =
     final = variant_dir(Path(source), variant)
     if variant == "fp32" or is_built(final):
         return final
-    final.parent.mkdir(parents=True, exist_ok=True)
-    with open(final.parent / f".{final.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if is_built(final):
-            return final
-        progress(f"[model] building the {variant} variant (quantise, then score both variants) into {final}")
-        started = time.monotonic()
-        tmp = final.with_name(final.name + ".partial")
-        shutil.rmtree(tmp, ignore_errors=True)
-        cmd = [str(ensure_build_env()), "-m", QUANTIZE_MODULE, "--src", str(source), "--out", str(tmp),
-               "--variant-key", final.name]
-        env = dict(os.environ, ORT_DISABLE_TELEMETRY="1", SB_THREADS="1")
-        result = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO)
-        if result.returncode != 0:
-            tail = (result.stdout + result.stderr).strip().splitlines()[-30:]
-            raise RuntimeError(f"building the {variant} model failed:\n  " + "\n  ".join(tail))
-        (tmp / ".complete").write_text(f"{time.time()}\n")
-        if final.exists():
-            shutil.rmtree(final)
-        tmp.rename(final)
-        progress(f"[model] {variant} ready in {time.monotonic() - started:.0f} s: "
-                 f"{result.stdout.strip().splitlines()[-1] if result.stdout.strip() else final}")
+
+    def quantize(tmp: Path) -> list[str]:
+        return [str(ensure_build_env()), "-m", QUANTIZE_MODULE, "--src", str(source), "--out", str(tmp),
+                "--variant-key", final.name]
+
+    built = _build_folder(
+        final, quantize, env=dict(os.environ, ORT_DISABLE_TELEMETRY="1", SB_THREADS="1"), progress=progress,
+        announce=f"[model] building the {variant} variant (quantise, then score both variants) into {final}",
+        failure=f"building the {variant} model failed",
+    )
+    if built is not None:
+        progress(f"[model] {variant} ready in {built.seconds:.0f} s: "
+                 f"{built.stdout.strip().splitlines()[-1] if built.stdout.strip() else final}")
     return final
 
 

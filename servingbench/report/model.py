@@ -26,6 +26,7 @@ from servingbench.measure.reference import Reference
 from servingbench.measure.slo_search import Probe
 from servingbench.measure.variants import VariantEvaluation
 from servingbench.record.run_record import Machine, RunRecord, SloSearch, Step, Summary
+from servingbench.scenarios.records import ScenarioResults
 
 COMPLETE = "complete"
 TOO_FEW_SAMPLES = "too few samples"
@@ -150,6 +151,11 @@ class RunView:
     def comparable_scenario(self) -> bool:
         """Complete with a passed parity gate: its scenario results may stand beside others'."""
         return self.complete and self.parity_passed is not False
+
+    @property
+    def scenario_results(self) -> ScenarioResults:
+        """The run's scenario results; an empty set when it ran none, so each scenario reads None."""
+        return self.record.scenarios or ScenarioResults()
 
     @property
     def key(self) -> tuple[str, str, str]:
