@@ -26,6 +26,7 @@ from servingbench.scenarios.base import ScenarioOptions
 from servingbench.scenarios.scaled import THIS_RUN, parse_rate_from, parse_time_scale
 from servingbench.servers.errors import LaunchError
 from servingbench.servers.grpc_target import check_protocol, grpc_frameworks
+from servingbench.texttable import text_table
 
 if TYPE_CHECKING:
     from servingbench.run import BenchConfig
@@ -282,11 +283,9 @@ def cmd_tune(args: argparse.Namespace) -> int:
     base = BenchConfig(framework=adapter.name, preset="default", profile=TUNE_PROFILE, slo_p99_ms=args.slo_ms,
                        server_cpus=server_cpus, loadgen_cpus=loadgen_cpus)
     result = tune(adapter, base, model_dir, args.budget_min * 60, results_root() / "tuning")
-    print(f"\n{'stage':7s} {'configuration':60s} {'status':10s} req/s@SLO  interval")
-    for row in result.table + result.final:
-        interval = row.interval.describe() if row.interval else "-"
-        print(f"{row.stage:7s} {row.tunables!s:60s} {row.status:10s} {row.throughput_at_slo_rps or 0:9.1f}  "
-              f"{interval}")
+    rows = [[row.stage, str(row.tunables), row.status, f"{row.throughput_at_slo_rps or 0:.1f}",
+             row.interval.describe() if row.interval else "-"] for row in result.table + result.final]
+    print("\n" + text_table(("stage", "configuration", "status", "req/s@SLO", "interval"), rows))
     decision = result.decision
     print(f"{'kept' if decision.kept else 'not kept'}: {decision.reason}")
     if decision.why:
@@ -440,12 +439,22 @@ def cmd_observability(args: argparse.Namespace) -> int:
     return 0
 
 
+LIST_COLUMNS = ("framework", "server", "protocols", "preset", "workers", "threads", "max batch", "delay ms",
+                "note")
+
+
 def cmd_list() -> int:
+    """Every framework with its presets: one row per preset, the framework named on its first row."""
+    rows = []
     for name in available():
         adapter = load_adapter(name)
-        print(f"{name:12s} {adapter.display_name}  [protocols: {', '.join(sorted(adapter.protocols))}]")
+        about = [name, adapter.display_name, ", ".join(sorted(adapter.protocols))]
         for preset, chosen in presets_of(adapter).items():
-            print(f"    {preset:8s} {chosen.tunables}  # {chosen.note}")
+            t = chosen.tunables
+            rows.append([*about, preset, str(t.workers), str(t.threads_per_worker), str(t.max_batch_size),
+                         f"{t.max_batch_delay_ms:g}", chosen.note])
+            about = ["", "", ""]
+    print(text_table(LIST_COLUMNS, rows))
     return 0
 
 
