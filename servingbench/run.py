@@ -116,7 +116,7 @@ def _estimate_s(config: BenchConfig, adapter: Adapter, options: LaunchOptions) -
         total += profile.reference_s + 2 * profile.ceiling_s + 6 + profile.warmup_s + 3
     for name in config.scenarios:
         if name != STEADY:
-            total += get_scenario(name).estimate_s(profile, start_s)
+            total += get_scenario(name).estimate_s(profile, start_s, config.scenario_options)
     return total
 
 
