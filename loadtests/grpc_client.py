@@ -4,7 +4,7 @@ Locust runs on gevent; grpcio's core has its own event engine and would block th
 ``grpc.experimental.gevent.init_gevent()`` runs before any gRPC object is made (Locust's documented
 gRPC example does the same), so :class:`GrpcClient` makes that call before its first channel.
 
-The requests are bytes the harness serialized from real protobuf messages (servingbench/grpc_codecs.py);
+The requests are bytes the harness serialized from real protobuf messages (servingbench/codecs/grpc.py);
 they go out through ``channel.unary_unary(method)`` with no serializer, so the generator does no protobuf
 work, as the HTTP user sends pre-encoded bodies. One channel per Locust user: a closed-loop user holds one
 HTTP/2 connection as the HTTP user holds one keep-alive connection; the open-loop user multiplexes its

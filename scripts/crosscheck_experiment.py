@@ -38,11 +38,11 @@ from loadtests.corpus import request_texts
 from servingbench.adapter import Tunables
 from servingbench.cpusets import format_cpus, split_cpus
 from servingbench.crosscheck.loadgen import LoadgenSettings, run_loadgen
+from servingbench.envs.model_cache import ensure_model
 from servingbench.frameworks import load_adapter
 from servingbench.load.locust import run_locust, write_requests
 from servingbench.load.steps import StepContext, open_step
 from servingbench.measure import stats
-from servingbench.model_cache import ensure_model
 from servingbench.servers.local import launched
 
 SLO_MS = 100.0

@@ -1,11 +1,12 @@
 """Time the first-time creation of every framework environment (and the harness's) in a fresh cache.
 
-Run with a bare python3 from the repository root, with SERVINGBENCH_CACHE (and, for a cold download
-cache, PIP_CACHE_DIR / UV_CACHE_DIR) pointed at empty folders so the shared cache is left alone:
+Run as a module with a bare python3 from the repository root (``-m`` puts the root on sys.path), with
+SERVINGBENCH_CACHE (and, for a cold download cache, PIP_CACHE_DIR / UV_CACHE_DIR) pointed at empty folders
+so the shared cache is left alone:
 
-    SERVINGBENCH_CACHE=$(mktemp -d) python3 scripts/time_env_setup.py
+    SERVINGBENCH_CACHE=$(mktemp -d) python3 -m scripts.time_env_setup [FRAMEWORK ...]
 
-Prints one line per environment (seconds, and the installer when envs.py says which) and the total.
+Prints one line per environment (seconds, and the installer when venvs.py says which) and the total.
 """
 
 from __future__ import annotations
@@ -15,9 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from servingbench import envs
+from servingbench.envs import REPO, venvs
 from servingbench.frameworks import available, load_adapter
 
 
@@ -28,11 +27,10 @@ def main() -> int:
     for name in names:
         t0 = time.monotonic()
         if name == "harness":
-            python = envs.ensure_env("harness", envs.REPO / "servingbench" / "requirements.txt",
-                                     project=envs.REPO)
+            python = venvs.ensure_env("harness", REPO / "servingbench" / "requirements.txt", project=REPO)
         else:
             adapter = load_adapter(name)
-            python = envs.ensure_env(name, adapter.requirements, adapter.python)
+            python = venvs.ensure_env(name, adapter.requirements, adapter.python)
         folder = Path(python).parent.parent
         installer = (folder / ".installer").read_text().strip() if (folder / ".installer").exists() else "pip"
         rows.append({"env": name, "seconds": round(time.monotonic() - t0, 1), "installer": installer})

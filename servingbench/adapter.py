@@ -3,7 +3,7 @@
 Each framework lives in ``frameworks/<name>/`` with an ``adapter.py`` that defines ``ADAPTER``, an
 instance of a subclass of :class:`Adapter`. The harness only talks to frameworks through this
 contract, so adding a framework means adding one folder and nothing else. Codecs of protocols that
-several frameworks speak (plain JSON texts, Open Inference Protocol V2) are in servingbench/codecs.py.
+several frameworks speak (plain JSON texts, Open Inference Protocol V2) are in servingbench/codecs/rest.py.
 
 This module is stdlib-only: it is imported by the harness, by the Locust process and by tests.
 """
@@ -107,7 +107,7 @@ class GrpcRequest:
     """One unary gRPC call on the wire: the full method name and the serialized request message.
 
     Pre-serialized like an HttpRequest's body, so the load generator sends bytes and does no protobuf
-    work of its own (servingbench/grpc_codecs.py builds them from real protobuf messages)."""
+    work of its own (servingbench/codecs/grpc.py builds them from real protobuf messages)."""
 
     method: str
     """"/package.Service/Method", e.g. "/inference.GRPCInferenceService/ModelInfer"."""

@@ -13,19 +13,20 @@ from typing import TYPE_CHECKING
 
 from servingbench.adapter import PROTOCOLS
 from servingbench.cpusets import format_cpus, parse_cpus, split_cpus
+from servingbench.envs.model_cache import check_variant
 from servingbench.frameworks import UnknownFramework, available, load_adapter
 from servingbench.load.locust import Distribution
 from servingbench.measure.cost import validate_family
-from servingbench.model_cache import check_variant
 from servingbench.presets import presets_of
 from servingbench.profiles import PROFILES, Profile, get_profile
-from servingbench.results import results_root
+from servingbench.record.results import results_root
 from servingbench.scenarios import STEADY, get_scenario, parse_scenarios
 from servingbench.scenarios import available as scenario_names
 from servingbench.scenarios.base import ScenarioOptions
 from servingbench.scenarios.scaled import THIS_RUN, parse_rate_from, parse_time_scale
 from servingbench.servers.errors import LaunchError
 from servingbench.servers.grpc_target import check_protocol, grpc_frameworks
+from servingbench.texttable import text_table
 
 if TYPE_CHECKING:
     from servingbench.run import BenchConfig
@@ -40,10 +41,27 @@ def _env_int(name: str) -> int | None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The command line: one sub-command per function below, each adding its own arguments."""
     parser = argparse.ArgumentParser(prog="servingbench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+    _bench_args(sub.add_parser("bench", help="benchmark one framework"))
+    _compare_args(sub.add_parser("compare", help="benchmark several frameworks in turn and compare them"))
+    _tune_args(sub.add_parser("tune", help="search configurations and earn the tuned preset by measurement"))
+    _crosscheck_args(sub.add_parser("crosscheck", help="re-judge the newest SLO headline of a framework with "
+                                    "MLPerf LoadGen (Server scenario) at that rate and 1.25x it"))
+    _worker_args(sub.add_parser("loadgen-worker", help="on another machine: join every load step as workers"))
+    _observability_args(sub.add_parser("observability", help="the cost of the framework's own metrics: "
+                                       "one fixed load with them on and off (ABBA starts), p99 with "
+                                       "intervals and CPU-ms/request"))
+    sub.add_parser("list", help="list frameworks and their presets")
+    _model_args(sub.add_parser("model", help="build the shared model if needed and print its folder"))
+    report = sub.add_parser("report", help="write HTML reports from results/")
+    report.add_argument("--results", type=Path, default=None)
+    report.add_argument("--out", type=Path, default=None)
+    return parser
 
-    bench = sub.add_parser("bench", help="benchmark one framework")
+
+def _bench_args(bench: argparse.ArgumentParser) -> None:
     bench.add_argument("--framework", required=True, help="one of: " + ", ".join(available()))
     bench.add_argument("--preset", default="default", help="default (framework defaults) or tuned")
     add_common(bench)
@@ -58,12 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--max-batch-size", type=int, default=None)
     bench.add_argument("--max-batch-delay-ms", type=float, default=None)
 
-    comp = sub.add_parser("compare", help="benchmark several frameworks in turn and compare them")
+
+def _compare_args(comp: argparse.ArgumentParser) -> None:
     comp.add_argument("--frameworks", default="all", help="comma-separated names, or all")
     comp.add_argument("--presets", default="default,tuned", help="comma-separated presets to run each in")
     add_common(comp)
 
-    tune = sub.add_parser("tune", help="search configurations and earn the tuned preset by measurement")
+
+def _tune_args(tune: argparse.ArgumentParser) -> None:
     tune.add_argument("--framework", required=True, help="one of: " + ", ".join(available()))
     tune.add_argument("--budget-min", type=float, default=12.0, help="time budget of the search, minutes")
     tune.add_argument("--slo-ms", type=float, default=DEFAULT_SLO_P99_MS, help="p99 latency objective")
@@ -71,8 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--loadgen-cpus", default=None)
     tune.add_argument("--no-write", action="store_true", help="do not update frameworks/<name>/tuned.json")
 
-    xc = sub.add_parser("crosscheck", help="re-judge the newest SLO headline of a framework with MLPerf "
-                        "LoadGen (Server scenario) at that rate and 1.25x it")
+
+def _crosscheck_args(xc: argparse.ArgumentParser) -> None:
     xc.add_argument("--framework", required=True, help="one of: " + ", ".join(available()))
     xc.add_argument("--preset", default="default", help="the preset of the run to check")
     xc.add_argument("--server-cpus", default=None, help="default: the run's server CPUs")
@@ -84,13 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
     xc.add_argument("--threads", type=int, default=16, help="client threads (one connection each)")
     xc.add_argument("--above", type=float, default=1.25, help="the rate factor LoadGen should call INVALID")
 
-    worker = sub.add_parser("loadgen-worker", help="on another machine: join every load step as workers")
+
+def _worker_args(worker: argparse.ArgumentParser) -> None:
     worker.add_argument("--master", required=True, help="host:port of the harness's LOADGEN_MASTER")
     worker.add_argument("--processes", type=int, default=1, help="worker processes on this machine")
     worker.add_argument("--cpus", default=None, help="CPU set for them (default: all)")
 
-    obs = sub.add_parser("observability", help="the cost of the framework's own metrics: one fixed load "
-                         "with them on and off (ABBA starts), p99 with intervals and CPU-ms/request")
+
+def _observability_args(obs: argparse.ArgumentParser) -> None:
     obs.add_argument("--framework", required=True, help="a framework that can switch its metrics off")
     obs.add_argument("--rate", type=float, default=20.0, help="Poisson arrival rate, req/s")
     obs.add_argument("--duration-s", type=float, default=20.0, help="measured seconds per start")
@@ -99,28 +120,23 @@ def build_parser() -> argparse.ArgumentParser:
     obs.add_argument("--loadgen-cpus", default=None)
     obs.add_argument("--results", type=Path, default=None)
 
-    sub.add_parser("list", help="list frameworks and their presets")
-    model = sub.add_parser("model", help="build the shared model if needed and print its folder")
+
+def _model_args(model: argparse.ArgumentParser) -> None:
     model.add_argument("--hf-model", type=Path, default=None, help="export your own HF classifier folder")
     model.add_argument("--variant", default=os.environ.get("MODEL_VARIANT") or "fp32", help="fp32 or int8")
-
-    report = sub.add_parser("report", help="write HTML reports from results/")
-    report.add_argument("--results", type=Path, default=None)
-    report.add_argument("--out", type=Path, default=None)
-    return parser
 
 
 def resolve_model(path: Path | None, variant: str = "fp32") -> Path:
     """The model folder to serve: ``variant`` (fp32, int8) of the built default, a ready ONNX folder, or a
     Hugging Face folder; a variant other than fp32 is built from that folder once and cached."""
-    from servingbench.model_cache import check_variant, ensure_variant
+    from servingbench.envs.model_cache import check_variant, ensure_variant
 
     check_variant(variant)
     return ensure_variant(_resolve_fp32(path), variant)
 
 
 def _resolve_fp32(path: Path | None) -> Path:
-    from servingbench.model_cache import ensure_model
+    from servingbench.envs.model_cache import ensure_model
 
     if path is None:
         return ensure_model()
@@ -252,7 +268,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
-    from servingbench.model_cache import ensure_model
+    from servingbench.envs.model_cache import ensure_model
     from servingbench.run import BenchConfig
     from servingbench.tuning import TUNE_PROFILE, tune, write_tuned_preset
 
@@ -267,11 +283,9 @@ def cmd_tune(args: argparse.Namespace) -> int:
     base = BenchConfig(framework=adapter.name, preset="default", profile=TUNE_PROFILE, slo_p99_ms=args.slo_ms,
                        server_cpus=server_cpus, loadgen_cpus=loadgen_cpus)
     result = tune(adapter, base, model_dir, args.budget_min * 60, results_root() / "tuning")
-    print(f"\n{'stage':7s} {'configuration':60s} {'status':10s} req/s@SLO  interval")
-    for row in result.table + result.final:
-        interval = row.interval.describe() if row.interval else "-"
-        print(f"{row.stage:7s} {row.tunables!s:60s} {row.status:10s} {row.throughput_at_slo_rps or 0:9.1f}  "
-              f"{interval}")
+    rows = [[row.stage, str(row.tunables), row.status, f"{row.throughput_at_slo_rps or 0:.1f}",
+             row.interval.describe() if row.interval else "-"] for row in result.table + result.final]
+    print("\n" + text_table(("stage", "configuration", "status", "req/s@SLO", "interval"), rows))
     decision = result.decision
     print(f"{'kept' if decision.kept else 'not kept'}: {decision.reason}")
     if decision.why:
@@ -350,7 +364,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    from servingbench.results import load_run
+    from servingbench.record.results import load_run
 
     record = load_run(run_dir)
     if not args.no_report:
@@ -398,7 +412,7 @@ def cmd_crosscheck(args: argparse.Namespace) -> int:
 
 
 def cmd_observability(args: argparse.Namespace) -> int:
-    from servingbench.model_cache import ensure_model
+    from servingbench.envs.model_cache import ensure_model
     from servingbench.observability import check_framework, describe, measure
 
     try:
@@ -425,12 +439,22 @@ def cmd_observability(args: argparse.Namespace) -> int:
     return 0
 
 
+LIST_COLUMNS = ("framework", "server", "protocols", "preset", "workers", "threads", "max batch", "delay ms",
+                "note")
+
+
 def cmd_list() -> int:
+    """Every framework with its presets: one row per preset, the framework named on its first row."""
+    rows = []
     for name in available():
         adapter = load_adapter(name)
-        print(f"{name:12s} {adapter.display_name}  [protocols: {', '.join(sorted(adapter.protocols))}]")
+        about = [name, adapter.display_name, ", ".join(sorted(adapter.protocols))]
         for preset, chosen in presets_of(adapter).items():
-            print(f"    {preset:8s} {chosen.tunables}  # {chosen.note}")
+            t = chosen.tunables
+            rows.append([*about, preset, str(t.workers), str(t.threads_per_worker), str(t.max_batch_size),
+                         f"{t.max_batch_delay_ms:g}", chosen.note])
+            about = ["", "", ""]
+    print(text_table(LIST_COLUMNS, rows))
     return 0
 
 
@@ -449,7 +473,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "list":
         return cmd_list()
     if args.command == "model":
-        from servingbench import model_cache
+        from servingbench.envs import model_cache
 
         return model_cache.main((["--hf-model", str(args.hf_model)] if args.hf_model else [])
                                 + ["--variant", args.variant])

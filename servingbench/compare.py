@@ -13,11 +13,11 @@ from pathlib import Path
 
 from servingbench.frameworks import load_adapter
 from servingbench.progress import JobProgress, adapter_start_estimate
-from servingbench.record import RunRecord, SchemaError
+from servingbench.record.results import load_run
+from servingbench.record.run_record import RunRecord, SchemaError
 from servingbench.report.comparison import Row
 from servingbench.report.comparison import compare as rank
 from servingbench.report.model import run_view
-from servingbench.results import load_run
 from servingbench.run import BenchConfig, run_bench
 from servingbench.texttable import text_table
 

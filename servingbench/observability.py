@@ -30,8 +30,8 @@ from servingbench.measure import stats
 from servingbench.measure.confidence import percentile_ci
 from servingbench.measure.monitor import TreeMonitor
 from servingbench.measure.server_metrics import ScrapeError, scrape, total
-from servingbench.record import OpenStep
-from servingbench.serial import Record
+from servingbench.record.run_record import OpenStep
+from servingbench.record.serial import Record
 from servingbench.servers.local import launched
 
 ORDER = (True, False, False, True)

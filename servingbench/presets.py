@@ -14,7 +14,7 @@ from typing import Any
 
 from servingbench.adapter import Adapter, Preset, Tunables
 from servingbench.measure.comparison import RunInterval
-from servingbench.serial import Record
+from servingbench.record.serial import Record
 
 TUNED_FILE = "tuned.json"
 """Written into frameworks/<name>/ by `make tune`; when present it is the framework's tuned preset."""

@@ -8,9 +8,9 @@ process group, a container and a remote deployment are measured the same way.
 from __future__ import annotations
 
 import json
+import math
 import random
 import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +24,10 @@ from servingbench.measure.parity import check_parity, eval_set, model_labels, re
 from servingbench.measure.probe_verdict import ProbeRule, ProbeVerdict
 from servingbench.measure.slo_search import Confirmation, Probe, confirm, search, seed_for
 from servingbench.measure.variants import batch_dependent
+from servingbench.polling import poll_until
 from servingbench.profiles import Profile
 from servingbench.progress import Progress
-from servingbench.record import (
+from servingbench.record.run_record import (
     FIXED_LOAD,
     SLO_PROBE,
     SLO_REPEAT,
@@ -275,15 +276,12 @@ def check_answering(server: Target, step: Step, when: str, tries: int = 3, timeo
     ``tries`` direct predictions: a stopped server, not an overloaded one (which answers once drained)."""
     if step.latency.ok > 0:
         return
-    last = "no answer"
-    for attempt in range(tries):
-        try:
-            server.predict(["is the server still answering?"], timeout=timeout_s)
-            return
-        except Exception as exc:  # any failure to predict is the finding
-            last = f"{type(exc).__name__}: {exc}"
-        if attempt + 1 < tries:
-            time.sleep(1.0)
+    polled = poll_until(lambda: server.predict(["is the server still answering?"], timeout=timeout_s),
+                        until=lambda _: True, retry=(Exception,),  # any failure to predict is the finding
+                        max_attempts=tries, timeout_s=math.inf, interval_s=1.0)
+    if polled.done:
+        return
+    last = f"{type(polled.error).__name__}: {polled.error}" if polled.error else "no answer"
     counts = describe_kinds(step.failure_kinds) if step.failure_kinds else (
         ", ".join(f"{k}: {v}" for k, v in sorted(step.status_counts.items())) or "none")
     raise TargetStoppedAnswering(

@@ -21,6 +21,8 @@ from pathlib import Path
 from loadtests.corpus import request_texts
 from servingbench.adapter import Adapter, Tunables
 from servingbench.cpusets import format_cpus
+from servingbench.envs.model_cache import variant_dir
+from servingbench.envs.versions import harness_versions, server_versions
 from servingbench.frameworks import load_adapter
 from servingbench.load.ceiling import OPEN_FRACTION, measure_ceiling
 from servingbench.load.locust import Distribution, LoadError, write_requests
@@ -29,13 +31,12 @@ from servingbench.measure.monitor import TreeMonitor
 from servingbench.measure.reference import run_reference
 from servingbench.measure.server_metrics import MetricsScraper
 from servingbench.measure.variants import VariantEvaluation, read_evaluation
-from servingbench.model_cache import variant_dir
 from servingbench.presets import earned_evidence, resolve_tunables
 from servingbench.profiles import Profile
 from servingbench.progress import Progress, adapter_start_estimate
 from servingbench.protocol import FreshStart, ParityFailed, run_load_protocol, run_parity_gate, warm_up
-from servingbench.record import CpuSets, Idle, ModelInfo, RunRecord, Slo, StopReport
-from servingbench.results import RunWriter
+from servingbench.record.results import RunWriter
+from servingbench.record.run_record import CpuSets, Idle, ModelInfo, RunRecord, Slo, StopReport
 from servingbench.scenarios import STEADY, get_scenario
 from servingbench.scenarios.base import ScenarioContext, ScenarioOptions, run_scenarios
 from servingbench.scenarios.scaled import plan_rate
@@ -46,7 +47,6 @@ from servingbench.servers.local import framework_python
 from servingbench.servers.readiness import ReadyWait
 from servingbench.servers.registry import reap_leftovers
 from servingbench.servers.target import Target
-from servingbench.versions import harness_versions, server_versions
 
 IDLE_SECONDS = 3.0
 
@@ -116,7 +116,7 @@ def _estimate_s(config: BenchConfig, adapter: Adapter, options: LaunchOptions) -
         total += profile.reference_s + 2 * profile.ceiling_s + 6 + profile.warmup_s + 3
     for name in config.scenarios:
         if name != STEADY:
-            total += get_scenario(name).estimate_s(profile, start_s)
+            total += get_scenario(name).estimate_s(profile, start_s, config.scenario_options)
     return total
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from servingbench.measure.confidence import min_samples_for
 from servingbench.measure.cost import cost_per_million
 from servingbench.measure.reference import Reference
-from servingbench.record import ClosedStep, Overhead, RunRecord, Summary
+from servingbench.record.run_record import ClosedStep, Overhead, RunRecord, Summary
 
 OPEN_LOOP_SOURCE = "open-loop search"
 

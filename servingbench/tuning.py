@@ -36,10 +36,10 @@ from servingbench.measure.capacity import capacity_interval
 from servingbench.presets import TUNED_FILE, CandidateRow, TunedPreset
 from servingbench.profiles import Profile
 from servingbench.progress import JobProgress
-from servingbench.record import RunRecord
-from servingbench.results import load_run
+from servingbench.record.results import load_run
+from servingbench.record.run_record import RunRecord
+from servingbench.record.serial import Record
 from servingbench.run import BenchConfig, run_bench
-from servingbench.serial import Record
 
 BATCH_CHOICES: tuple[tuple[int, float], ...] = ((16, 0.0), (8, 2.0), (16, 5.0), (32, 10.0))
 """(max batch size, max delay ms). A delay of 0 batches only what queued while the model ran; frameworks

@@ -36,7 +36,8 @@ def _resolve_model_dir(model_dir: str | Path | None) -> Path:
         if not env:
             raise ModelNotFoundError(
                 "no model folder: pass model_dir or set SB_MODEL_DIR "
-                "(run `make model` or `python -m servingbench.model_cache` to build it and print its path)"
+                "(run `make model` or `python -m servingbench.envs.model_cache` to build it and "
+                "print its path)"
             )
         model_dir = env
     folder = Path(model_dir)
@@ -44,7 +45,7 @@ def _resolve_model_dir(model_dir: str | Path | None) -> Path:
     if missing:
         raise ModelNotFoundError(
             f"model folder {folder} lacks {', '.join(missing)} "
-            "(run `make model` or `python -m servingbench.model_cache` to build it)"
+            "(run `make model` or `python -m servingbench.envs.model_cache` to build it)"
         )
     return folder
 

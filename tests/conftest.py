@@ -10,7 +10,7 @@ import pytest
 
 @pytest.fixture(scope="session")
 def model_dir() -> Path:
-    from servingbench.model_cache import ensure_model
+    from servingbench.envs.model_cache import ensure_model
 
     return ensure_model()
 

@@ -26,7 +26,7 @@ from servingbench.measure.adaptive import run_adaptive
 from servingbench.measure.probe_verdict import ProbeRule
 from servingbench.measure.slo_search import Confirmation, Probe, confirm, passes, search
 from servingbench.profiles import Profile
-from servingbench.record import SLO_PROBE, OpenStep, Resources, RunRecord, Slo, SloSearch, Summary
+from servingbench.record.run_record import SLO_PROBE, OpenStep, Resources, RunRecord, Slo, SloSearch, Summary
 
 SLO_MS = 100.0
 REPEAT_NOISE = 0.05

@@ -10,6 +10,7 @@ import pytest
 
 from servingbench.measure.recovery import HOLD_S, Second, recovery, timeline
 from servingbench.profiles import PROFILES
+from servingbench.scenarios.base import ScenarioOptions
 from servingbench.scenarios.burst import BASE, BURST, plan
 
 START = 1000.0
@@ -115,6 +116,17 @@ def test_every_profile_has_overload_and_burst_durations():
     from servingbench.scenarios import overload
 
     for profile in PROFILES.values():
-        assert profile.name in overload.DURATIONS and overload.SCENARIO.estimate_s(profile, 5.0) > 0
+        assert profile.name in overload.DURATIONS
+        assert overload.SCENARIO.estimate_s(profile, 5.0, ScenarioOptions()) > 0
         assert plan(profile).after_s > plan(profile).burst_s
     assert overload.durations(PROFILES["quick"], 0.5) == pytest.approx((1.0, 3.0))
+
+
+def test_the_time_estimates_follow_the_time_scale():
+    from servingbench.scenarios import burst, overload
+
+    quick, half = PROFILES["quick"], ScenarioOptions(time_scale=0.5)
+    for scenario, fixed in ((overload.SCENARIO, len(overload.MULTIPLES) * overload.STEP_OVERHEAD_S),
+                            (burst.SCENARIO, burst.OVERHEAD_S)):
+        full_s = scenario.estimate_s(quick, 5.0, ScenarioOptions())
+        assert scenario.estimate_s(quick, 5.0, half) == pytest.approx(fixed + (full_s - fixed) / 2)

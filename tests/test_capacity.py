@@ -20,7 +20,15 @@ from servingbench.measure import comparison as cmp
 from servingbench.measure.capacity import capacity_interval, errors_beyond_chance
 from servingbench.measure.stats import LatencySummary
 from servingbench.profiles import PROFILES
-from servingbench.record import SLO_PROBE, SLO_REPEAT, OpenStep, Resources, RunRecord, Slo, SloSearch
+from servingbench.record.run_record import (
+    SLO_PROBE,
+    SLO_REPEAT,
+    OpenStep,
+    Resources,
+    RunRecord,
+    Slo,
+    SloSearch,
+)
 from tests.simulated_server import Server
 
 

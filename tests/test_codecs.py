@@ -12,7 +12,7 @@ import json
 import pytest
 
 from servingbench.adapter import ProtocolError
-from servingbench.codecs import OpenInferenceV2Codec, TextsJsonCodec
+from servingbench.codecs.rest import OpenInferenceV2Codec, TextsJsonCodec
 from servingbench.frameworks import load_adapter
 from shared_model.texts_protocol import parse_texts, prediction_objects
 

@@ -1,7 +1,7 @@
 """The comparison's summary table: ranked as the index ranks, with its verdicts; failures with reasons."""
 
 from servingbench.compare import summary_table
-from servingbench.record import RunRecord, SloSearch, Summary
+from servingbench.record.run_record import RunRecord, SloSearch, Summary
 from tests.test_report_data import held_search, none_held
 
 

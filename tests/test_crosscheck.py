@@ -32,8 +32,8 @@ from servingbench.crosscheck.verdict import (
     judge,
     needs_lower_rate,
 )
-from servingbench.record import SLO_PROBE, SLO_REPEAT, RunRecord, Slo, SloSearch
-from servingbench.results import RunWriter
+from servingbench.record.results import RunWriter
+from servingbench.record.run_record import SLO_PROBE, SLO_REPEAT, RunRecord, Slo, SloSearch
 from tests.test_record import opened
 
 DATA = Path(__file__).parent / "data" / "loadgen"

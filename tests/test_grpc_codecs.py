@@ -12,8 +12,8 @@ import pytest
 from tritonclient.grpc import service_pb2 as pb
 
 from servingbench.adapter import ProtocolError
+from servingbench.codecs.grpc import OpenInferenceV2GrpcCodec
 from servingbench.frameworks import load_adapter
-from servingbench.grpc_codecs import OpenInferenceV2GrpcCodec
 from servingbench.load.failures import REFUSED, TIMEOUT, classify_grpc, kind_name
 from servingbench.servers.grpc_target import GrpcUnavailable, check_protocol
 
@@ -82,7 +82,7 @@ def test_torchserve_codec_round_trip():
     codec = adapter.grpc.codec
     call = codec.encode(["good film"])
     assert call.method == "/org.pytorch.serve.grpc.inference.InferenceAPIsService/Predictions"
-    from servingbench.grpc_codecs import load_proto
+    from servingbench.codecs.grpc import load_proto
 
     msgs = load_proto(adapter.folder / "proto" / "inference.proto")
     request = msgs.PredictionsRequest.FromString(call.body)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 
 from servingbench.measure.slo_search import Confirmation, Probe, SearchResult, confirm, search
-from servingbench.record import SloSearch
+from servingbench.record.run_record import SloSearch
 
 
 def probe(rate: float, seed: int, passed: bool) -> Probe:
@@ -116,9 +116,9 @@ def test_the_run_page_states_the_held_rate_the_bracket_and_the_failed_confirmati
 
 
 def test_a_fixed_load_p99_on_too_few_samples_is_flagged_and_not_tracked(tmp_path):
+    from servingbench.record.results import load_run
     from servingbench.report.model import run_view
     from servingbench.report.pages import write_run_report
-    from servingbench.results import load_run
     from tests.test_report_data import write_run
 
     folder = write_run(tmp_path, samples=False, summary_extra={

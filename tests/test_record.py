@@ -24,7 +24,8 @@ from servingbench.measure.stability import Stability
 from servingbench.measure.stats import LatencySummary
 from servingbench.measure.variants import VariantEvaluation
 from servingbench.profiles import PROFILES
-from servingbench.record import (
+from servingbench.record.results import RunWriter, load_run
+from servingbench.record.run_record import (
     FIXED_LOAD,
     SCHEMA_VERSION,
     SLO_PROBE,
@@ -46,8 +47,8 @@ from servingbench.record import (
     StopReport,
     Summary,
 )
+from servingbench.record.serial import json_keys
 from servingbench.report.model import run_view
-from servingbench.results import RunWriter, load_run
 from servingbench.scenarios.records import (
     BatchResult,
     BatchSize,
@@ -61,7 +62,6 @@ from servingbench.scenarios.records import (
     ScenarioResults,
     ScenarioStep,
 )
-from servingbench.serial import json_keys
 from servingbench.summary import summarize_run
 from tests.test_report_data import step as closed
 from tests.test_variants import EVALUATION

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from servingbench.profiles import PROFILES
-from servingbench.record import SLO_REPEAT, RunRecord, SchemaError, read_run
+from servingbench.record.results import RunSkipped, list_runs, load_run
+from servingbench.record.run_record import SLO_REPEAT, RunRecord, SchemaError, read_run
 from servingbench.report.model import run_view
-from servingbench.results import RunSkipped, list_runs, load_run
 from servingbench.summary import summarize_run
 from tests.test_report_data import write_run
 

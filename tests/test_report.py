@@ -8,11 +8,11 @@ import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
+from servingbench.record.results import list_runs, load_run
 from servingbench.report.comparison import compare
 from servingbench.report.markdown import summary_markdown
 from servingbench.report.model import run_view
 from servingbench.report.pages import write_reports, write_run_report
-from servingbench.results import list_runs, load_run
 from tests.test_report_data import held_search, none_held, searched, write_run
 
 

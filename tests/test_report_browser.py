@@ -1,6 +1,6 @@
 """The reports in a real browser: Playwright driving the system Chromium over results folders built here.
 
-The results are written the way results.py publishes them (tests/test_report_data.py: ranked runs with
+The results are written the way record/results.py publishes them (tests/test_report_data.py: ranked runs with
 repeats, a tie, an unproven lead, costs, a failed run), and reports/ is built from them by the CLI. Then
 headless Chromium (/usr/bin/chromium, Playwright's ``executable_path``: its own browser download is never
 used) opens the pages from the file system and from a web server serving reports/ alone, and checks: no

@@ -1,4 +1,4 @@
-"""Small run folders for the report tests, written the way results.py publishes them.
+"""Small run folders for the report tests, written the way record/results.py publishes them.
 
 Only test data: the figures are chosen by the tests, so each assertion knows exactly what a page must show.
 Runs are schema 2 (the typed record) unless a test asks for ``schema=1``: the closed-loop-era layout of
@@ -16,7 +16,7 @@ from servingbench.measure.parity import ParityResult
 from servingbench.measure.reference import Reference
 from servingbench.measure.slo_search import Probe
 from servingbench.measure.stats import LatencySummary
-from servingbench.record import (
+from servingbench.record.run_record import (
     ClosedStep,
     CpuSets,
     GitInfo,

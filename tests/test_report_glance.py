@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from servingbench.record.results import list_runs
 from servingbench.report.comparison import compare
 from servingbench.report.model import run_view
 from servingbench.report.pages import pareto_points, write_reports
 from servingbench.report.pareto import Point, dominates, front
 from servingbench.report.plots import latency_throughput, load_curve
 from servingbench.report.verdict import cost_interval, verdict
-from servingbench.results import list_runs
 from tests.test_report_data import held_search, none_held, write_run
 
 

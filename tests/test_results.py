@@ -2,7 +2,7 @@
 
 import json
 
-from servingbench.results import RunWriter, list_runs, load_run
+from servingbench.record.results import RunWriter, list_runs, load_run
 from tests.test_report_data import step
 
 

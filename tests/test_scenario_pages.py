@@ -14,8 +14,8 @@ from servingbench.measure import stats
 from servingbench.measure.goodput_curve import judge_curve
 from servingbench.measure.recovery import recovery, timeline
 from servingbench.profiles import PROFILES
+from servingbench.record.results import load_run
 from servingbench.report.pages import write_reports, write_run_report
-from servingbench.results import load_run
 from servingbench.scenarios.burst import phases, plan
 from servingbench.scenarios.records import (
     BurstResult,

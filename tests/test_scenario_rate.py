@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from servingbench.profiles import PROFILES
-from servingbench.record import CpuSets, RunRecord
-from servingbench.results import load_run
+from servingbench.record.results import load_run
+from servingbench.record.run_record import CpuSets, RunRecord
 from servingbench.run import BenchConfig
 from servingbench.scenarios import STEADY, parse_scenarios
 from servingbench.scenarios.base import ScenarioContext, ScenarioOptions

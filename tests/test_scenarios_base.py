@@ -11,14 +11,14 @@ import pytest
 
 from servingbench.load.locust import LoadError
 from servingbench.profiles import PROFILES
-from servingbench.record import RunRecord
+from servingbench.record.results import load_run
+from servingbench.record.run_record import RunRecord
+from servingbench.record.serial import Record
 from servingbench.report.comparison import compare
 from servingbench.report.model import run_view
-from servingbench.results import load_run
 from servingbench.scenarios import STEADY, available, parse_scenarios
 from servingbench.scenarios.base import ScenarioContext, reference_rate, run_scenarios
 from servingbench.scenarios.records import ScenarioResults
-from servingbench.serial import Record
 from tests.test_report_data import write_run
 
 

@@ -19,7 +19,7 @@ np = pytest.importorskip("numpy")
 pytest.importorskip("onnxruntime")
 pytest.importorskip("tokenizers")
 
-from servingbench import model_cache as cache  # noqa: E402
+from servingbench.envs import model_cache as cache  # noqa: E402
 from shared_model.build import corpus as corpus_mod  # noqa: E402
 from shared_model.build.score_eval import eval_accuracy, read_eval  # noqa: E402
 from shared_model.predictor import ModelNotFoundError, Predictor, load_predictor  # noqa: E402
@@ -135,8 +135,8 @@ def test_load_predictor_is_cached_per_setting(model_dir: Path, monkeypatch: pyte
 def test_cache_key_is_stable_and_cli_prints_dir(model_dir: Path) -> None:
     assert cache.model_key() == cache.model_key()
     assert cache.model_dir() == model_dir
-    out = subprocess.run([sys.executable, "-m", "servingbench.model_cache"], capture_output=True, text=True,
-                         cwd=HERE.parent, check=True)
+    out = subprocess.run([sys.executable, "-m", "servingbench.envs.model_cache"], capture_output=True,
+                         text=True, cwd=HERE.parent, check=True)
     assert out.stdout.strip() == str(model_dir)
 
 

@@ -16,7 +16,7 @@ from servingbench.load.locust import read_requests
 from servingbench.load.steps import StepContext
 from servingbench.measure import stats
 from servingbench.profiles import PROFILES
-from servingbench.record import RunRecord
+from servingbench.record.run_record import RunRecord
 from servingbench.report.pages import write_reports
 from servingbench.scenarios import size
 from servingbench.scenarios.base import ScenarioContext, ScenarioOptions

@@ -18,7 +18,7 @@ from servingbench.load.steps import StepContext
 from servingbench.load.trace_file import TraceError, check_replay, peak_rate, read_trace, schedule_table
 from servingbench.measure.timeline import goodput_ratio, timeline
 from servingbench.profiles import PROFILES
-from servingbench.record import RunRecord
+from servingbench.record.run_record import RunRecord
 from servingbench.scenarios import trace as trace_scenario
 from servingbench.scenarios.base import ScenarioContext, ScenarioOptions
 from servingbench.scenarios.records import TraceResult
@@ -283,3 +283,23 @@ def test_the_run_page_and_the_index_show_the_samples_figures(tmp_path):
     assert "<svg" in page
     index = (tmp_path / "reports" / "index.html").read_text().split('id="trace-index"')[1]
     assert f'data-metric="seconds_over_slo" data-value="{line.seconds_over_slo}"' in index
+
+
+def test_the_time_estimate_follows_the_given_trace_and_its_speed(tmp_path):
+    """A user's TRACE, not the example, sets the replay's share of the estimate: its last offset divided
+    by TRACE_SPEED (whole seconds), plus the tail and Locust's start and stop."""
+    profile = PROFILES["quick"]
+    fixed = trace_scenario.TAIL_S + trace_scenario.LOCUST_OVERHEAD_S
+    long_trace = write(tmp_path, "offset_s\n0\n100\n600.5\n", "long.csv")
+    estimate = trace_scenario.SCENARIO.estimate_s
+    assert estimate(profile, 5.0, ScenarioOptions(trace=long_trace)) == 601 + fixed
+    assert estimate(profile, 5.0, ScenarioOptions(trace=long_trace, trace_speed=4.0)) == 151 + fixed
+    short = write(tmp_path, "offset_s\n0\n2.5\n", "short.csv")
+    assert estimate(profile, 5.0, ScenarioOptions(trace=short)) == 3 + fixed
+    example = read_trace(trace_scenario.EXAMPLE, CORPUS)
+    assert estimate(profile, 5.0, ScenarioOptions()) == trace_scenario.trace_seconds(example.offsets) + fixed
+    assert estimate(profile, 5.0, ScenarioOptions(trace_speed=2.0)) == (
+        trace_scenario.trace_seconds(example.replayed(2.0)) + fixed)
+    # an unreadable trace adds nothing: the check before any load refuses it with its reason
+    assert estimate(profile, 5.0, ScenarioOptions(trace=tmp_path / "missing.csv")) == 0.0
+    assert estimate(profile, 5.0, ScenarioOptions(trace=write(tmp_path, "time\n1\n", "bad.csv"))) == 0.0

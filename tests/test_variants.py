@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from servingbench import model_cache
+from servingbench.envs import model_cache
 from servingbench.measure.variants import SetScore, VariantEvaluation, batch_dependent, delta_points
+from servingbench.record.results import list_runs
 from servingbench.report.comparison import compare
 from servingbench.report.model import run_view
 from servingbench.report.pages import write_reports
 from servingbench.report.variants import variant_pairs
-from servingbench.results import list_runs
 from shared_model.build.variant_eval import compare_labels
 from tests.test_report_data import held_search, write_run
 

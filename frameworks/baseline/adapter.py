@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from servingbench.adapter import Adapter, LaunchSpec, Preset, ServerCommand, Tunables
-from servingbench.codecs import TextsJsonCodec
+from servingbench.codecs.rest import TextsJsonCodec
 
 IMAGE_COMMAND = [
     "python", "-m", "uvicorn", "app:app", "--app-dir", "/app/frameworks/baseline/server",

@@ -14,7 +14,7 @@ from servingbench.adapter import (
     ServerCommand,
     Tunables,
 )
-from servingbench.codecs import json_body, pairs, parse_json
+from servingbench.codecs.rest import json_body, pairs, parse_json
 
 SERVICE = "service:Sentiment"
 DEFAULT_MAX_LATENCY_MS = 60_000

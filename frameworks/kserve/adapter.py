@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from servingbench.adapter import Adapter, LaunchSpec, Preset, ServerCommand, Tunables
-from servingbench.codecs import OpenInferenceV2Codec
+from servingbench.codecs.rest import OpenInferenceV2Codec
 
 MODEL = "sentiment"
 CODEC = OpenInferenceV2Codec(MODEL)

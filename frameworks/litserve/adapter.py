@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from servingbench.adapter import Adapter, LaunchSpec, Preset, ServerCommand, Tunables
-from servingbench.codecs import TextsJsonCodec
+from servingbench.codecs.rest import TextsJsonCodec
 
 APP = "frameworks/litserve/server/lit_app.py"
 IMAGE_COMMAND = ["python", APP, "--host", "0.0.0.0", "--port", "8000"]

@@ -7,15 +7,14 @@ from pathlib import Path
 
 from servingbench.adapter import (
     Adapter,
-    GrpcService,
     LaunchSpec,
     MetricsSpec,
     Preset,
     ServerCommand,
     Tunables,
 )
-from servingbench.codecs import OpenInferenceV2Codec
-from servingbench.grpc_codecs import OpenInferenceV2GrpcCodec
+from servingbench.codecs.grpc import v2_grpc_service
+from servingbench.codecs.rest import OpenInferenceV2Codec
 
 MODEL = "sentiment"
 CODEC = OpenInferenceV2Codec(MODEL)
@@ -32,9 +31,7 @@ class MLServerAdapter(Adapter):
     codec = CODEC
     package = "mlserver"
     port_names = ("http", "grpc", "metrics")
-    grpc = GrpcService("grpc", OpenInferenceV2GrpcCodec(MODEL),
-                       "Open Inference Protocol V2 over gRPC on its own port (same loopback host); "
-                       "readiness stays on REST (a real prediction over HTTP)")
+    grpc = v2_grpc_service(MODEL)
     metrics = MetricsSpec(
         port="metrics", requests='model_infer_request_success_total{model="sentiment"}',
         request_time=('rest_server_request_duration_seconds_sum'

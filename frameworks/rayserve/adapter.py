@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from servingbench.adapter import Adapter, LaunchSpec, MetricsSpec, Preset, ServerCommand, Tunables
-from servingbench.codecs import TextsJsonCodec
+from servingbench.codecs.rest import TextsJsonCodec
 
 RAY_PORTS = ("gcs", "node_manager", "object_manager", "metrics_agent", "metrics_export", "dashboard_agent",
              "runtime_env_agent")

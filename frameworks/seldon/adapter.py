@@ -15,7 +15,7 @@ from servingbench.adapter import (
     ServerCommand,
     Tunables,
 )
-from servingbench.codecs import json_body, parse_json
+from servingbench.codecs.rest import json_body, parse_json
 
 
 @dataclass(frozen=True)

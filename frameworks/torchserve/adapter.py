@@ -29,7 +29,7 @@ from servingbench.adapter import (
     ServerCommand,
     Tunables,
 )
-from servingbench.codecs import json_body, pairs, parse_json
+from servingbench.codecs.rest import json_body, pairs, parse_json
 
 MODEL = "m"
 MAX_BODY_BYTES = 256 * 1024
@@ -40,7 +40,7 @@ JVM_OPTS = "-Xms32m -Xmx256m -XX:+UseSerialGC -XX:-UsePerfData"
 GRPC_PROTO = Path(__file__).resolve().parent / "proto" / "inference.proto"
 """TorchServe 0.12.0's own gRPC inference service, byte for byte as the torchserve wheel ships it (inside
 ts/frontend/model-server.jar, proto/inference.proto; Apache-2.0, pytorch/serve). No package ships its Python
-stubs, so the messages are compiled from it at first use (servingbench.grpc_codecs.load_proto);
+stubs, so the messages are compiled from it at first use (servingbench.codecs.grpc.load_proto);
 tests/integration/test_torchserve.py checks the copy against the installed torchserve's jar."""
 GRPC_SERVICE = "org.pytorch.serve.grpc.inference.InferenceAPIsService"
 
@@ -88,7 +88,7 @@ class TorchServeGrpcCodec:
 
 
 def _grpc_messages():
-    from servingbench.grpc_codecs import load_proto
+    from servingbench.codecs.grpc import load_proto
 
     return load_proto(GRPC_PROTO)
 
@@ -176,7 +176,7 @@ class TorchServeAdapter(Adapter):
         if missing:
             raise FileNotFoundError(
                 f"model folder {spec.model_dir} lacks {', '.join(missing)} "
-                "(run `make model` or `python -m servingbench.model_cache` to build it)"
+                "(run `make model` or `python -m servingbench.envs.model_cache` to build it)"
             )
         run = spec.run_dir
         store = run / "model_store"

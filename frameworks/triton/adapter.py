@@ -11,15 +11,14 @@ from pathlib import Path
 
 from servingbench.adapter import (
     Adapter,
-    GrpcService,
     LaunchSpec,
     MetricsSpec,
     Preset,
     ServerCommand,
     Tunables,
 )
-from servingbench.codecs import OpenInferenceV2Codec
-from servingbench.grpc_codecs import OpenInferenceV2GrpcCodec
+from servingbench.codecs.grpc import v2_grpc_service
+from servingbench.codecs.rest import OpenInferenceV2Codec
 
 MODEL = "sentiment"
 CODEC = OpenInferenceV2Codec(MODEL, text_shape=(1,))
@@ -39,9 +38,7 @@ class TritonAdapter(Adapter):
     codec = CODEC
     package = "nvidia-pytriton"
     port_names = ("http", "grpc", "metrics")
-    grpc = GrpcService("grpc", OpenInferenceV2GrpcCodec(MODEL, text_shape=(1,)),
-                       "Open Inference Protocol V2 over gRPC on its own port (same loopback host); "
-                       "readiness stays on REST (a real prediction over HTTP)")
+    grpc = v2_grpc_service(MODEL, text_shape=(1,))
     metrics = MetricsSpec(
         port="metrics", requests="nv_inference_request_success",
         queue_time="nv_inference_queue_duration_us", compute_time="nv_inference_compute_infer_duration_us",

@@ -32,8 +32,8 @@ from servingbench.crosscheck.verdict import (
 from servingbench.frameworks import load_adapter
 from servingbench.load.locust import write_requests
 from servingbench.progress import Progress, adapter_start_estimate
-from servingbench.record import RunRecord
-from servingbench.results import list_runs, machine_info
+from servingbench.record.results import list_runs, machine_info
+from servingbench.record.run_record import RunRecord
 from servingbench.servers.launch import LaunchOptions, launch
 from servingbench.servers.registry import reap_leftovers
 from servingbench.servers.target import Target

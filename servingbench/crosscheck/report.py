@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from servingbench.crosscheck.verdict import CROSSCHECK_FILE, CrossCheck, LoadgenRun, OurHeadline
+from servingbench.texttable import text_table
 
 OURS = "servingbench (open-loop SLO search)"
 THEIRS = "MLPerf LoadGen (Server scenario)"
@@ -69,17 +70,14 @@ def side_by_side(check: CrossCheck) -> str:
            f"[{ours.held_rate_rps:.1f}, {bracket}] req/s",
            f"LoadGen {check.loadgen_version or '?'}: {check.loadgen_duration_s:g} s per rate, "
            f"{check.threads} client threads with keep-alive connections", ""]
-    width = 44
-    out.append(f"{'rate':24s}{OURS:{width}s}{THEIRS}")
+    rows = []
     for run in sorted(check.runs, key=lambda r: r.factor):
         left, right = _ours_at(ours, run.factor), _theirs(run)
         label = f"{run.target_qps:.1f} req/s ({run.factor:g}x)"
-        for i in range(max(len(left), len(right))):
-            first = label if i == 0 else ""
-            out.append(f"{first:24s}{(left[i] if i < len(left) else ''):{width}s}"
-                       f"{right[i] if i < len(right) else ''}")
-    out.append("")
-    out += [f"{a.verdict:9s}{a.claim}: {a.reason}" for a in check.agreements]
+        rows += [[label if i == 0 else "", left[i] if i < len(left) else "",
+                  right[i] if i < len(right) else ""] for i in range(max(len(left), len(right)))]
+    verdicts = [[a.verdict, f"{a.claim}: {a.reason}"] for a in check.agreements]
+    out += [text_table(("rate", OURS, THEIRS), rows), "", text_table(("verdict", "claim"), verdicts)]
     out.append(f"overall: {'AGREE' if check.agree else 'DISAGREE'} (servingbench and MLPerf LoadGen)")
     if check.known_difference:
         out.append(check.known_difference)

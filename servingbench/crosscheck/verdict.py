@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from servingbench.crosscheck.summary import LoadgenSummary
-from servingbench.record import SLO_PROBE, SLO_REPEAT, Machine, RunRecord
-from servingbench.serial import Record
+from servingbench.record.run_record import SLO_PROBE, SLO_REPEAT, Machine, RunRecord
+from servingbench.record.serial import Record
 
 CROSSCHECK_FILE = "crosscheck.json"
 CROSSCHECK_SCHEMA = 1

@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +22,8 @@ from servingbench.envs import REPO
 from servingbench.load.locust import GENERATOR_SATURATED, Distribution, LoadResult, run_locust, run_open_loop
 from servingbench.load.send_lag import SEND_LAG_LIMIT_MS, send_lags
 from servingbench.measure import stats
-from servingbench.serial import Record
+from servingbench.polling import poll_until
+from servingbench.record.serial import Record
 from servingbench.servers.net import HOST, free_port
 from servingbench.servers.procs import ProcessTree
 from servingbench.servers.spawn import spawn_pinned
@@ -39,17 +39,17 @@ def start_noop(cpus: tuple[int, ...], log_path: Path, stall_every: float = 0.0,
     argv = [sys.executable, "-m", "servingbench.load.noop_server", "--port", str(port),
             "--stall-every", str(stall_every), "--stall-for", str(stall_for), "--service-ms", str(service_ms)]
     proc = spawn_pinned(argv, cpus=cpus, env=dict(os.environ), cwd=REPO, log=log)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    def state() -> str:
         try:
             conn = http.client.HTTPConnection(HOST, port, timeout=2)
             conn.request("GET", "/ready")
-            if conn.getresponse().status == 200:
-                return proc, port
+            return "ready" if conn.getresponse().status == 200 else "starting"
         except OSError:
-            if proc.poll() is not None:
-                break
-            time.sleep(0.1)
+            return "starting" if proc.poll() is None else "exited"
+
+    if poll_until(state, until=lambda s: s != "starting", timeout_s=30, interval_s=0.1).value == "ready":
+        return proc, port
     stop_noop(proc)
     raise RuntimeError(f"the no-op server did not start; see {log_path}")
 

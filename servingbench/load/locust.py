@@ -25,6 +25,7 @@ import psutil
 
 from servingbench.adapter import Adapter, GrpcRequest, HttpRequest
 from servingbench.envs import REPO
+from servingbench.polling import poll_until
 from servingbench.servers.spawn import spawn_pinned
 
 LOCUSTFILE = REPO / "loadtests" / "locustfile.py"
@@ -192,7 +193,6 @@ def _run_processes(commands: list[Command], cpus: tuple[int, ...], limit_s: floa
     """Start every process, wait for the first (the master) within ``limit_s``, end the others.
 
     Returns the master's exit code and the CPU seconds all of them used (sampled while they ran)."""
-    started = time.time()
     procs: list[subprocess.Popen] = []
     cpu: dict[int, float] = {}
     try:
@@ -200,14 +200,19 @@ def _run_processes(commands: list[Command], cpus: tuple[int, ...], limit_s: floa
             with open(log, "wb") as fh:
                 procs.append(spawn_pinned(argv, cpus=cpus, env=proc_env, cwd=REPO, log=fh))
         handles = [psutil.Process(p.pid) for p in procs]
-        while procs[0].poll() is None:
+
+        def master_exited() -> bool:
+            """Whether the master has exited; while it runs, sample everyone's CPU seconds."""
+            if procs[0].poll() is not None:
+                return True
             for handle in handles:
                 with contextlib.suppress(psutil.Error):
                     t = handle.cpu_times()
                     cpu[handle.pid] = t.user + t.system
-            time.sleep(0.2)
-            if time.time() - started > limit_s:
-                raise LoadError(f"Locust did not stop within {limit_s:.0f} s; see {commands[0][2]}")
+            return False
+
+        if not poll_until(master_exited, timeout_s=limit_s, interval_s=0.2).done:
+            raise LoadError(f"Locust did not stop within {limit_s:.0f} s; see {commands[0][2]}")
         # The workers sent their samples before reporting stopped; they would wait 60 s for the gone
         # master's heartbeat before exiting on their own, so end them now.
         for proc in procs[1:]:

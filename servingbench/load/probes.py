@@ -21,7 +21,7 @@ from servingbench.measure.adaptive import AdaptiveProbe, run_adaptive
 from servingbench.measure.probe_verdict import ProbeRule, ProbeVerdict
 from servingbench.measure.server_metrics import merge
 from servingbench.measure.stability import combined
-from servingbench.record import OpenStep, ProbeSegment, Resources
+from servingbench.record.run_record import OpenStep, ProbeSegment, Resources
 
 
 def adaptive_probe(ctx: StepContext, rate_rps: float, seed: int, *, name: str, purpose: str, warmup_s: float,

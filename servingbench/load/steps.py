@@ -24,7 +24,7 @@ from servingbench.measure.monitor import TreeMonitor, Usage
 from servingbench.measure.server_metrics import MetricsScraper
 from servingbench.measure.stability import stability
 from servingbench.measure.stats import LatencySummary
-from servingbench.record import GOODPUT, ClosedStep, OpenStep, Resources
+from servingbench.record.run_record import GOODPUT, ClosedStep, OpenStep, Resources
 from servingbench.servers.target import Target
 
 

@@ -40,7 +40,7 @@ from scipy.stats import binom
 
 from servingbench.measure.comparison import RunInterval
 from servingbench.measure.slo_search import Probe
-from servingbench.record import OpenStep, RunRecord
+from servingbench.record.run_record import OpenStep, RunRecord
 
 ERROR_CONFIDENCE = 0.975
 """Errors fail a probe clearly when the budget would give this many at most 2.5% of the time."""

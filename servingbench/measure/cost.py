@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from servingbench.serial import Record
+from servingbench.record.serial import Record
 
 PRICE_TABLE = Path(__file__).resolve().parent / "prices.csv"
 DEFAULT_FAMILY: str | None = None

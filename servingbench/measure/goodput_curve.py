@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from scipy.stats import chi2
 
-from servingbench.serial import Record
+from servingbench.record.serial import Record
 
 CONFIDENCE = 0.95
 MIN_DROP = 0.10

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from servingbench.adapter import Prediction
 from servingbench.envs import REPO
-from servingbench.serial import Record
+from servingbench.record.serial import Record
 
 EVAL_SET = REPO / "shared_model" / "eval" / "sentences.csv"
 SCORE_TOLERANCE = 1e-4

@@ -32,7 +32,7 @@ from servingbench.measure.early_stopping import (
     min_queries_to_pass,
     overlatency_verdict,
 )
-from servingbench.serial import Record
+from servingbench.record.serial import Record
 
 Outcome = Literal["pass", "fail", "undecided"]
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from servingbench.load.failures import is_ok
 from servingbench.measure import stats
-from servingbench.serial import Record
+from servingbench.record.serial import Record
 
 HOLD_S = 5
 """Good bins in a row that make a recovery (empty bins aside)."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from servingbench.envs import REPO
-from servingbench.serial import Record
+from servingbench.record.serial import Record
 from servingbench.servers.spawn import spawn_pinned
 
 

@@ -13,6 +13,7 @@ shown on the run page, never hidden.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,7 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from servingbench.adapter import HttpRequest, MetricsSpec
-from servingbench.serial import Record
+from servingbench.polling import poll_until
+from servingbench.record.serial import Record
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 """Sample name and labels -> value, as one scrape gave them."""
@@ -184,14 +186,21 @@ class MetricsScraper:
         first = scrape(self.port, self.spec, self.host)
         if self.spec.quiet_s <= 0:
             return first
-        deadline = time.monotonic() + self.spec.quiet_s + self.spec.settle_s
-        count, still_since, now = self._count(first), time.monotonic(), first
-        while time.monotonic() - still_since < self.spec.quiet_s and time.monotonic() < deadline:
-            time.sleep(self.spec.settle_poll_s)
-            now = scrape(self.port, self.spec, self.host)
+        count, still_since = self._count(first), time.monotonic()
+        scrapes = itertools.chain([first], iter(lambda: scrape(self.port, self.spec, self.host), None))
+
+        def next_scrape() -> Samples:
+            """The first attempt is the scrape just taken; a moving counter restarts the quiet period."""
+            nonlocal count, still_since
+            now = next(scrapes)
             if self._count(now) != count:
                 count, still_since = self._count(now), time.monotonic()
-        return now
+            return now
+
+        spec = self.spec
+        polled = poll_until(next_scrape, until=lambda _: time.monotonic() - still_since >= spec.quiet_s,
+                            timeout_s=spec.quiet_s + spec.settle_s, interval_s=spec.settle_poll_s)
+        return polled.value if polled.value is not None else first
 
     def _count(self, samples: Samples) -> float | None:
         return total(samples, self.spec.requests, self.spec.labels)
@@ -210,14 +219,14 @@ class MetricsScraper:
     def _settled(self, before: Samples, expected: int | None) -> Samples:
         """The scrape after a step; an exporter that publishes late (``settle_s`` > 0) is polled until its
         counter has risen by the harness's count, or the bound ends (then what it says is what is shown)."""
-        after = scrape(self.port, self.spec, self.host)
-        deadline = time.monotonic() + self.spec.settle_s
-        while expected is not None and time.monotonic() < deadline:
-            if _increase(self.spec, before, after, self.spec.requests) == expected:
-                break
-            time.sleep(self.spec.settle_poll_s)
-            after = scrape(self.port, self.spec, self.host)
-        return after
+        if expected is None:
+            return scrape(self.port, self.spec, self.host)
+        spec = self.spec
+        polled = poll_until(lambda: scrape(self.port, spec, self.host),
+                            until=lambda after: _increase(spec, before, after, spec.requests) == expected,
+                            timeout_s=spec.settle_s, interval_s=spec.settle_poll_s)
+        assert polled.value is not None  # the check returns or raises (not retried): always a value
+        return polled.value
 
 
 def merge(deltas: list[ServerMetricsDelta | None]) -> ServerMetricsDelta | None:

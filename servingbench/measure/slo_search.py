@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from servingbench.measure.probe_verdict import ProbeVerdict
-from servingbench.serial import FLAT, Record
+from servingbench.record.serial import FLAT, Record
 
 
 @dataclass(frozen=True)

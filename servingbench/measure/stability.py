@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from servingbench.measure import stats
-from servingbench.serial import Record
+from servingbench.record.serial import Record
 
 THROUGHPUT_SPREAD = 0.10
 P99_SPREAD = 0.25

@@ -13,7 +13,7 @@ import numpy as np
 from hdrh.histogram import HdrHistogram
 
 from servingbench.load.failures import is_no_answer, is_ok
-from servingbench.serial import Record
+from servingbench.record.serial import Record
 
 PERCENTILES = {"p50": 50.0, "p90": 90.0, "p99": 99.0, "p999": 99.9}
 HDR_MAX_US = 120_000_000

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from servingbench.serial import Record
+from servingbench.record.serial import Record
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
 """Report: run pages, the index, comparisons, markdown summaries, plots and history, from results/ only.
 
-Reads published runs (servingbench.results) and never measures anything.
+Reads published runs (servingbench.record.results) and never measures anything.
 """

@@ -13,6 +13,8 @@ from __future__ import annotations
 import statistics
 from dataclasses import asdict, dataclass
 
+from scipy.stats import median_abs_deviation, norm
+
 from servingbench.report.model import RunView
 
 
@@ -33,8 +35,9 @@ METRICS: tuple[Metric, ...] = (
 
 K_MAD = 3.0
 """Multiples of the scaled MAD of the previous runs a change must exceed."""
-MAD_SCALE = 1.4826
-"""Makes the MAD estimate a standard deviation for normally distributed noise."""
+MAD_SCALE = float(1 / norm.ppf(0.75))
+"""1.4826: makes the MAD estimate a standard deviation for normally distributed noise (scipy's
+``median_abs_deviation(scale="normal")``, which the rule uses)."""
 MIN_RELATIVE = 0.10
 """A change smaller than this fraction of the median never counts, however quiet the history."""
 MIN_PREVIOUS = 3
@@ -46,7 +49,7 @@ RULE_TEXT = (
     f"For each configuration (framework, preset, profile, SLO, measurement method) and metric, the newest "
     f"complete run is "
     f"compared with the median m of up to {WINDOW} previous complete runs (at least {MIN_PREVIOUS} needed). "
-    f"Tolerance = max({K_MAD:g} × {MAD_SCALE} × MAD of those runs, the width of the newest run's own "
+    f"Tolerance = max({K_MAD:g} × {MAD_SCALE:.4f} × MAD of those runs, the width of the newest run's own "
     f"reported spread [min, max] across its repeats, {MIN_RELATIVE:.0%} of m). A change beyond the tolerance "
     f"in the worse direction is a regression; in the better direction an improvement. A fixed-load p99 on "
     f"too few samples for a bounded 95% interval is not a regression metric: it is neither judged nor part "
@@ -133,9 +136,10 @@ def judge(
     if value is None or len(previous) < MIN_PREVIOUS:
         return "insufficient history", None, None, None
     median = statistics.median(previous)
-    mad = statistics.median(abs(v - median) for v in previous)
+    mad = float(median_abs_deviation(previous))  # reported as measured, unscaled
+    sigma = float(median_abs_deviation(previous, scale="normal"))  # MAD_SCALE x MAD
     spread_width = (own_spread[1] - own_spread[0]) if own_spread else 0.0
-    tolerance = max(K_MAD * MAD_SCALE * mad, spread_width, MIN_RELATIVE * abs(median))
+    tolerance = max(K_MAD * sigma, spread_width, MIN_RELATIVE * abs(median))
     change = value - median
     if abs(change) <= tolerance:
         return "ok", median, mad, tolerance

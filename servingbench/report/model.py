@@ -1,10 +1,10 @@
 """The report's view of a run: the figures and metadata the report shows, read from its RunRecord.
 
-The record is typed (servingbench.record) and older schemas arrive already converted, so this module reads
-fields, not mappings. What stays here is the report's own judgement: a figure the run did not measure shows
-as a dash (None), never a crash; a NaN shows as a dash too; and the few fallbacks are other measured values,
-labelled as what they are (latency at one closed-loop user when there was no fixed-load step, overhead from
-the reference when the summary has none). Nothing here invents a figure.
+The record is typed (servingbench.record.run_record) and older schemas arrive already converted, so this
+module reads fields, not mappings. What stays here is the report's own judgement: a figure the run did not
+measure shows as a dash (None), never a crash; a NaN shows as a dash too; and the few fallbacks are other
+measured values, labelled as what they are (latency at one closed-loop user when there was no fixed-load
+step, overhead from the reference when the summary has none). Nothing here invents a figure.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from servingbench.measure.parity import ParityResult
 from servingbench.measure.reference import Reference
 from servingbench.measure.slo_search import Probe
 from servingbench.measure.variants import VariantEvaluation
-from servingbench.record import Machine, RunRecord, SloSearch, Step, Summary
+from servingbench.record.run_record import Machine, RunRecord, SloSearch, Step, Summary
+from servingbench.scenarios.records import ScenarioResults
 
 COMPLETE = "complete"
 TOO_FEW_SAMPLES = "too few samples"
@@ -150,6 +151,11 @@ class RunView:
     def comparable_scenario(self) -> bool:
         """Complete with a passed parity gate: its scenario results may stand beside others'."""
         return self.complete and self.parity_passed is not False
+
+    @property
+    def scenario_results(self) -> ScenarioResults:
+        """The run's scenario results; an empty set when it ran none, so each scenario reads None."""
+        return self.record.scenarios or ScenarioResults()
 
     @property
     def key(self) -> tuple[str, str, str]:

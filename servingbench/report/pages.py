@@ -20,6 +20,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from servingbench.crosscheck.report import read_crosscheck
 from servingbench.measure import stats
+from servingbench.record.results import list_runs, load_run
 from servingbench.report import history, pareto, plots
 from servingbench.report.comparison import Comparison, compare
 from servingbench.report.format import fmt, fmt_pct, fmt_signed, fmt_spread
@@ -32,7 +33,6 @@ from servingbench.report.scenarios import index_sections, run_sections
 from servingbench.report.server_view import mismatches, server_rows
 from servingbench.report.variants import accuracy_rows, variant_pairs
 from servingbench.report.verdict import verdict
-from servingbench.results import list_runs, load_run
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 MAX_COPY_BYTES = 32 * 2**20

@@ -14,11 +14,6 @@ from servingbench.report.scenarios import Section, latest_with
 from servingbench.scenarios.records import BatchResult, BatchSize
 
 
-def _result(view: RunView) -> BatchResult | None:
-    results = view.record.scenarios
-    return results.batch if results is not None else None
-
-
 def vs_reference(row: BatchSize) -> str:
     """The served texts/s as a share of the in-process job's at the same size."""
     if row.refused or row.reference is None or not row.reference.texts_per_s:
@@ -27,7 +22,7 @@ def vs_reference(row: BatchSize) -> str:
 
 
 def run_section(view: RunView, env: Environment) -> Section | None:
-    result = _result(view)
+    result = view.scenario_results.batch
     if result is None:
         return None
     html = env.get_template("scenarios/batch.html.j2").render(r=result, vs=vs_reference)
@@ -58,7 +53,7 @@ def batch_plot(rows: list[tuple[RunView, BatchResult]]) -> str:
 
 
 def index_section(views: list[RunView], env: Environment) -> Section | None:
-    rows = [(v, r) for v in latest_with(views, "batch") if (r := _result(v)) is not None]
+    rows = [(v, r) for v in latest_with(views, "batch") if (r := v.scenario_results.batch) is not None]
     if not rows:
         return None
     sizes = sorted({s.texts_per_request for _, r in rows for s in r.sizes})

@@ -69,8 +69,7 @@ def small_multiples(results: dict[str, BurstResult], slo_ms: dict[str, float | N
 
 
 def run_section(view: RunView, env: Environment) -> Section | None:
-    results = view.record.scenarios
-    result = results.burst if results is not None else None
+    result = view.scenario_results.burst
     if result is None:
         return None
     plot = timeline_plot(result, view.slo_p99_ms, "Burst: p99 and goodput per second")
@@ -83,7 +82,7 @@ def index_section(views: list[RunView], env: Environment) -> Section | None:
     chosen = latest_with(views, "burst")
     if not chosen:
         return None
-    results = {v.label: v.record.scenarios.burst for v in chosen}  # type: ignore[union-attr]
+    results = {v.label: v.scenario_results.burst for v in chosen}
     slos = {v.label: v.slo_p99_ms for v in chosen}
     html = env.get_template("scenarios/burst_index.html.j2").render(
         views=chosen, results=results, rate_text=rate_text,

@@ -9,7 +9,6 @@ from markupsafe import Markup
 from servingbench.measure.coldstart import Spread
 from servingbench.report.model import RunView
 from servingbench.report.scenarios import Section, latest_with
-from servingbench.scenarios.records import ColdStartResult
 
 
 def spread_text(s: Spread | None, digits: int = 2) -> str:
@@ -22,13 +21,8 @@ def spread_text(s: Spread | None, digits: int = 2) -> str:
     return text
 
 
-def _result(view: RunView) -> ColdStartResult | None:
-    results = view.record.scenarios
-    return results.coldstart if results is not None else None
-
-
 def run_section(view: RunView, env: Environment) -> Section | None:
-    result = _result(view)
+    result = view.scenario_results.coldstart
     if result is None:
         return None
     html = env.get_template("scenarios/coldstart.html.j2").render(r=result, spread=spread_text)
@@ -36,7 +30,8 @@ def run_section(view: RunView, env: Environment) -> Section | None:
 
 
 def index_section(views: list[RunView], env: Environment) -> Section | None:
-    rows = [(v, r) for v in latest_with(views, "coldstart") if (r := _result(v)) is not None]
+    rows = [(v, r) for v in latest_with(views, "coldstart")
+            if (r := v.scenario_results.coldstart) is not None]
     if not rows:
         return None
     html = env.get_template("scenarios/coldstart_index.html.j2").render(rows=rows, spread=spread_text)

@@ -84,8 +84,7 @@ def goodput_plot(curves: dict[str, OverloadResult], *, normalized: bool = False,
 
 
 def run_section(view: RunView, env: Environment) -> Section | None:
-    results = view.record.scenarios
-    result = results.overload if results is not None else None
+    result = view.scenario_results.overload
     if result is None:
         return None
     html = env.get_template("scenarios/overload.html.j2").render(
@@ -98,7 +97,7 @@ def index_section(views: list[RunView], env: Environment) -> Section | None:
     chosen = latest_with(views, "overload")
     if not chosen:
         return None
-    curves = {v.label: v.record.scenarios.overload for v in chosen}  # type: ignore[union-attr]
+    curves = {v.label: v.scenario_results.overload for v in chosen}
     colors = plots.framework_colors([v.framework for v in chosen])
     by_label = {v.label: colors[v.framework] for v in chosen}
     html = env.get_template("scenarios/overload_index.html.j2").render(

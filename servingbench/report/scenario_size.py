@@ -60,7 +60,7 @@ def size_plot(result: SizeResult) -> str:
 
 
 def run_section(view: RunView, env: Environment) -> Section | None:
-    result = view.record.scenarios.size if view.record.scenarios else None
+    result = view.scenario_results.size
     if result is None or not result.points:
         return None
     html = env.get_template("scenarios/size.html.j2").render(r=result, plot=Markup(size_plot(result)),
@@ -72,7 +72,7 @@ def index_section(views: list[RunView], env: Environment) -> Section | None:
     runs = latest_with(views, "size")
     if not runs:
         return None
-    sizes = sorted({p.tokens for v in runs for p in v.record.scenarios.size.points})  # type: ignore[union-attr]
-    rows = [(v, {p.tokens: p for p in v.record.scenarios.size.points}) for v in runs]  # type: ignore[union-attr]
+    sizes = sorted({p.tokens for v in runs for p in v.scenario_results.size.points})  # type: ignore[union-attr]
+    rows = [(v, {p.tokens: p for p in v.scenario_results.size.points}) for v in runs]  # type: ignore[union-attr]
     html = env.get_template("scenarios/size_index.html.j2").render(rows=rows, sizes=sizes)
     return Section(SECTION_ID, "Request size: p99 and CPU per request by tokens", Markup(html))

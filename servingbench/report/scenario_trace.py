@@ -51,7 +51,7 @@ def timeline_plot(result: TraceResult) -> str:
 
 
 def run_section(view: RunView, env: Environment) -> Section | None:
-    result = view.record.scenarios.trace if view.record.scenarios else None
+    result = view.scenario_results.trace
     if result is None:
         return None
     html = env.get_template("scenarios/trace.html.j2").render(r=result, plot=Markup(timeline_plot(result)))

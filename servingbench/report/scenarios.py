@@ -42,9 +42,9 @@ def _modules() -> list:
 def run_sections(view: RunView, env: Environment) -> list[Section]:
     """The run page's scenario sections, plus one listing the scenarios that failed, with the reason."""
     sections = [s for m in _modules() if (s := m.run_section(view, env)) is not None]
-    results = view.record.scenarios
-    if results is not None and results.failed:
-        html = env.get_template("scenarios/failed.html.j2").render(failed=results.failed)
+    failed = view.scenario_results.failed
+    if failed:
+        html = env.get_template("scenarios/failed.html.j2").render(failed=failed)
         sections.append(Section("scenarios-failed", "Scenarios that failed", Markup(html)))
     return sections
 
@@ -58,7 +58,6 @@ def latest_with(views: list[RunView], name: str) -> list[RunView]:
     """The newest complete run per (framework, preset) that holds scenario ``name``'s result, by label."""
     newest: dict[tuple[str, str], RunView] = {}
     for view in sorted(views, key=lambda v: v.sort_time):
-        results = view.record.scenarios
-        if view.comparable_scenario and results is not None and getattr(results, name, None) is not None:
+        if view.comparable_scenario and getattr(view.scenario_results, name, None) is not None:
             newest[view.key] = view
     return sorted(newest.values(), key=lambda v: v.label)

@@ -17,8 +17,8 @@ from servingbench.load.locust import LoadError
 from servingbench.load.steps import StepContext
 from servingbench.profiles import Profile
 from servingbench.progress import Progress
-from servingbench.record import RunRecord
-from servingbench.serial import Record
+from servingbench.record.run_record import RunRecord
+from servingbench.record.serial import Record
 from servingbench.servers.errors import LaunchError, ServerDied
 
 if TYPE_CHECKING:
@@ -111,8 +111,9 @@ class Scenario(Protocol):
     def check(self, options: ScenarioOptions) -> None:
         """Refuse bad input (a malformed trace, say) with a clear ValueError before any load."""
 
-    def estimate_s(self, profile: Profile, start_s: float) -> float:
-        """Worst-case wall seconds (``start_s``: the framework's usual start time, for restarts)."""
+    def estimate_s(self, profile: Profile, start_s: float, options: ScenarioOptions) -> float:
+        """Worst-case wall seconds (``start_s``: the framework's usual start time, for restarts;
+        ``options``: what the user gave, e.g. a TRACE, whose length decides the replay's)."""
 
     def run(self, sc: ScenarioContext) -> Record:
         """Measure; return the typed result the record keeps under ``name``."""

@@ -171,7 +171,7 @@ class BatchScenario:
     def check(self, options: ScenarioOptions) -> None:
         return None
 
-    def estimate_s(self, profile: Profile, start_s: float) -> float:
+    def estimate_s(self, profile: Profile, start_s: float, options: ScenarioOptions) -> float:
         """Worst case: every size runs to its bound; the reference runs the job four times (~150 texts/s)."""
         job = JOB_TEXTS.get(profile.name, 2048)
         return len(SIZES) * (JOB_BOUND_S.get(profile.name, 180.0) + 4) + len(SIZES) * job / 150 + 5

@@ -84,8 +84,8 @@ class Burst:
     def check(self, options: ScenarioOptions) -> None:
         return None
 
-    def estimate_s(self, profile: Profile, start_s: float) -> float:
-        p = plan(profile)
+    def estimate_s(self, profile: Profile, start_s: float, options: ScenarioOptions) -> float:
+        p = plan(profile, options.time_scale)
         return p.warmup_s + p.measure_s + OVERHEAD_S
 
     def run(self, sc: ScenarioContext) -> BurstResult:

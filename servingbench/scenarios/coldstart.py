@@ -159,7 +159,7 @@ class ColdStartScenario:
     def check(self, options: ScenarioOptions) -> None:
         return None
 
-    def estimate_s(self, profile: Profile, start_s: float) -> float:
+    def estimate_s(self, profile: Profile, start_s: float, options: ScenarioOptions) -> float:
         per_start = start_s + IDLE_S.get(profile.name, 3.0) + 3
         return STARTS.get(profile.name, 5) * per_start + start_s + profile.fresh_warmup_s + 5
 

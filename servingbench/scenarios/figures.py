@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from servingbench.load.steps import open_step
-from servingbench.record import OpenStep
+from servingbench.record.run_record import OpenStep
 from servingbench.scenarios.base import ScenarioContext
 from servingbench.scenarios.records import StepFigures
 

@@ -44,8 +44,8 @@ class Overload:
     def check(self, options: ScenarioOptions) -> None:
         return None
 
-    def estimate_s(self, profile: Profile, start_s: float) -> float:
-        warmup, measure = durations(profile)
+    def estimate_s(self, profile: Profile, start_s: float, options: ScenarioOptions) -> float:
+        warmup, measure = durations(profile, options.time_scale)
         return len(MULTIPLES) * (warmup + measure + STEP_OVERHEAD_S)
 
     def run(self, sc: ScenarioContext) -> OverloadResult:

@@ -13,7 +13,7 @@ from servingbench.measure.goodput_curve import CurvePoint, CurveVerdict
 from servingbench.measure.recovery import Recovery, Second
 from servingbench.measure.reference import BatchReference
 from servingbench.measure.stats import LatencySummary
-from servingbench.serial import FLAT, Record
+from servingbench.record.serial import FLAT, Record
 
 
 # --- size and trace: one open-loop step as their pages need it ---------------------------------------

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from servingbench.measure import stats
-from servingbench.record import OpenStep, RunRecord
-from servingbench.results import list_runs
+from servingbench.record.results import list_runs
+from servingbench.record.run_record import OpenStep, RunRecord
 from servingbench.scenarios import STEADY
 from servingbench.scenarios.base import ScenarioContext, reference_rate
 from servingbench.scenarios.records import RateSource, ScenarioStep
@@ -108,7 +108,7 @@ def scenario_rate(sc: ScenarioContext) -> RateSource:
     if options.rate_from == GIVEN and options.rate_rps:
         return RateSource(options.rate_rps, "given (RATE_FROM)", "given")
     if options.reference_run is not None and STEADY not in sc.record.scenarios_run:
-        from servingbench.results import load_run
+        from servingbench.record.results import load_run
 
         earlier = load_run(options.reference_run)
         ref = reference_rate(earlier) if earlier is not None else None

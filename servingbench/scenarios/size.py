@@ -55,7 +55,7 @@ class SizeScenario:
     def check(self, options: ScenarioOptions) -> None:
         """Nothing to check: the sizes and texts are fixed."""
 
-    def estimate_s(self, profile: Profile, start_s: float) -> float:
+    def estimate_s(self, profile: Profile, start_s: float, options: ScenarioOptions) -> float:
         warmup, measure = durations(profile)
         return len(SIZES) * (warmup + measure + LOCUST_OVERHEAD_S)
 

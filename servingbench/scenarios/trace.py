@@ -95,12 +95,14 @@ class TraceScenario:
     def check(self, options: ScenarioOptions) -> None:
         load(options)
 
-    def estimate_s(self, profile: Profile, start_s: float) -> float:
+    def estimate_s(self, profile: Profile, start_s: float, options: ScenarioOptions) -> float:
+        """The replay of the trace that will run (TRACE, else the example) at TRACE_SPEED, its tail and
+        Locust's start and stop; 0 for a trace that cannot be read (the check before any load refuses it)."""
         try:
-            trace = read_trace(EXAMPLE, len(request_texts()))
-        except ValueError:
+            trace = read_trace(trace_path(options), len(request_texts()))
+        except (OSError, ValueError):
             return 0.0
-        return trace_seconds(trace.offsets) + TAIL_S + LOCUST_OVERHEAD_S
+        return trace_seconds(trace.replayed(options.trace_speed)) + TAIL_S + LOCUST_OVERHEAD_S
 
     def run(self, sc: ScenarioContext) -> TraceResult:
         began = time.monotonic()

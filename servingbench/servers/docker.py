@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from servingbench.adapter import Adapter, Tunables
-from servingbench.envs import REPO, requirement_lines
+from servingbench.envs import REPO
+from servingbench.envs.venvs import requirement_lines
 from servingbench.servers.environment import server_environment
 from servingbench.servers.errors import LaunchError
 from servingbench.servers.net import HOST

@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from servingbench.adapter import Adapter, LaunchSpec, Tunables
-from servingbench.envs import REPO, ensure_env
+from servingbench.envs import REPO
+from servingbench.envs.venvs import ensure_env
+from servingbench.polling import poll_until
 from servingbench.servers.environment import server_environment
 from servingbench.servers.errors import LaunchError, PortInUse, ServerDied
 from servingbench.servers.net import HOST, allocate_ports, free_port
@@ -166,11 +168,9 @@ def stop(server: LocalServer) -> None:
     with contextlib.suppress(subprocess.TimeoutExpired):
         server.proc.wait(timeout=5)
     leftovers = [describe(p) for p in server.process_tree.refresh()]
-    deadline = time.monotonic() + 5
-    listeners = listening_on(server.spec.ports.values())
-    while listeners and time.monotonic() < deadline:
-        time.sleep(0.2)
-        listeners = listening_on(server.spec.ports.values())
+    ports = server.spec.ports.values()
+    listeners = poll_until(lambda: listening_on(ports), until=lambda found: not found, timeout_s=5,
+                           interval_s=0.2).value or []
     server.stop_report = {
         "stop_s": round(time.monotonic() - started, 2),
         "needed_sigkill": killed,

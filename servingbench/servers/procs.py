@@ -11,10 +11,11 @@ import contextlib
 import ipaddress
 import os
 import signal
-import time
 from collections.abc import Iterable
 
 import psutil
+
+from servingbench.polling import poll_until
 
 
 class ProcessTree:
@@ -55,6 +56,11 @@ class ProcessTree:
     def alive(self) -> list[psutil.Process]:
         return [p for p in self.known.values() if _alive(p)]
 
+    def _gone(self) -> bool:
+        """Nothing of the tree is alive any more (refreshed first, so late helpers count)."""
+        self.refresh()
+        return not self.alive()
+
     def signal_all(self, sig: int) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pgid, sig)
@@ -66,12 +72,8 @@ class ProcessTree:
         """Signal the tree, wait, then SIGKILL what is left. Returns what needed SIGKILL."""
         self.refresh()
         self.signal_all(first_signal)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            self.refresh()
-            if not self.alive():
-                return []
-            time.sleep(0.1)
+        if poll_until(self._gone, timeout_s=timeout_s, interval_s=0.1).done:
+            return []
         stubborn = [describe(p) for p in self.alive()]
         self.signal_all(signal.SIGKILL)
         _, still = psutil.wait_procs(self.alive(), timeout=5)

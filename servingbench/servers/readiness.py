@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from servingbench.adapter import LaunchSpec
+from servingbench.polling import poll_until
 from servingbench.servers.errors import NotReady, ServerDied
 from servingbench.servers.target import Target
 
@@ -36,8 +37,11 @@ def wait_ready(target: Target, *, timeout_s: float, spec: LaunchSpec | None = No
     adapter = target.adapter
     started = time.monotonic() if started_at is None else started_at
     probe = adapter.readiness_request()
-    last, last_note = "no answer yet", started
-    while True:
+    last_note = started
+
+    def attempt() -> tuple[bool, str]:
+        """One readiness request: (ready, the answer to quote if it never gets ready)."""
+        nonlocal last_note
         code = target.exited()
         if code is not None:
             raise ServerDied(f"{adapter.display_name} exited with code {code} before it became ready.\n"
@@ -45,20 +49,25 @@ def wait_ready(target: Target, *, timeout_s: float, spec: LaunchSpec | None = No
         try:
             status, body = target.send(probe, timeout=10.0)
             if adapter.check_ready(status, body, spec):
-                return time.monotonic() - started
+                return True, ""
             last = f"HTTP {status}: {body[:200]!r}"
         except (OSError, http.client.HTTPException) as exc:
             last = f"{type(exc).__name__}: {exc}"
         now = time.monotonic()
-        if now - started > timeout_s:
-            raise NotReady(
-                f"{adapter.display_name} at {target.base_url} did not become ready within {timeout_s:.0f} s "
-                f"(readiness goes through the model: {probe.method} {probe.path}; last answer: {last}). "
-                f"{hint}\nLast lines of its log:\n{target.log_tail()}"
-            )
         if now - last_note > NOTE_EVERY_S:
             progress(f"waiting for the model to answer ({now - started:.0f} s)")
             last_note = now
         if target.tree is not None:
             target.tree.refresh()  # remember helpers as they appear: ours to stop even if orphaned
-        time.sleep(POLL_S)
+        return False, last
+
+    polled = poll_until(attempt, until=lambda answer: answer[0], timeout_s=timeout_s, interval_s=POLL_S,
+                        started_at=started)
+    if polled.done:
+        return polled.elapsed_s
+    last = polled.value[1] if polled.value is not None else "no answer yet"
+    raise NotReady(
+        f"{adapter.display_name} at {target.base_url} did not become ready within {timeout_s:.0f} s "
+        f"(readiness goes through the model: {probe.method} {probe.path}; last answer: {last}). "
+        f"{hint}\nLast lines of its log:\n{target.log_tail()}"
+    )

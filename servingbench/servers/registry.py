@@ -30,7 +30,7 @@ _LOCK = threading.Lock()
 
 def registry_dir() -> Path:
     """$SERVINGBENCH_RUNNING_DIR, else running/ in the harness cache (shared by every checkout)."""
-    from servingbench.envs import cache_root
+    from servingbench.envs.venvs import cache_root
 
     return Path(os.environ.get(DIR_VAR) or cache_root() / "running")
 

@@ -1,7 +1,7 @@
 """Export the whole classifier (tokens -> probabilities) to ONE fp32 ONNX file, plus what a runtime needs.
 
 Runs in the build environment as ``python -m shared_model.build.export_onnx``;
-``servingbench.model_cache.ensure_model`` calls it into a temporary folder that is
+``servingbench.envs.model_cache.ensure_model`` calls it into a temporary folder that is
 renamed into the model cache. The output folder holds:
   model.onnx      inputs input_ids, attention_mask[, token_type_ids] (int64 [batch, sequence]);
                   output probabilities (float32 [batch, n_labels]); dynamic batch and sequence axes

@@ -2,7 +2,7 @@
 
 Runs in the build environment (``onnxruntime.quantization`` needs the ``onnx`` package) as
 ``python -m shared_model.build.quantize_int8 --src FP32_DIR --out DIR``;
-``servingbench.model_cache.ensure_variant`` calls it into a temporary folder renamed into the cache.
+``servingbench.envs.model_cache.ensure_variant`` calls it into a temporary folder renamed into the cache.
 
 Dynamic quantisation (``quantize_dynamic``): weights are stored as int8 once, activations are quantised per
 batch at run time, so no calibration data is needed and the inputs and output stay those of the fp32 model:

@@ -9,13 +9,29 @@ still answers correctly; after the stop nothing may be left running or listening
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 from dataclasses import replace
+from typing import Any
 
 from servingbench.adapter import Adapter, HttpRequest, ProtocolError
 from servingbench.measure.parity import check_parity, eval_set, reference_predictions
-from servingbench.servers.local import Server
+from servingbench.servers.local import Server, framework_python
 
 PROBE = "An absolutely wonderful film, I loved every minute of it."
+
+
+def framework_script(adapter: Adapter, script: str, args: list[str], payload: object) -> Any:
+    """Run a client script of the framework's folder with that framework's python: JSON in on stdin, JSON
+    out on stdout. The harness's interpreter variables are dropped (they point into the harness env)."""
+    argv = [str(framework_python(adapter)), str(adapter.folder / script), *args]
+    foreign = ("VIRTUAL_ENV", "PYTHONHOME", "PYTHONPATH")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(foreign)}
+    done = subprocess.run(argv, input=json.dumps(payload), capture_output=True, text=True, timeout=120,
+                          env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout)
 
 
 def bad_inputs(adapter: Adapter) -> dict[str, HttpRequest]:

@@ -74,9 +74,9 @@ def test_never_ready_times_out_with_log_tail(model_dir, tmp_path):
 def test_int8_variant_passes_its_own_parity_and_not_fp32s(model_dir, tmp_path):
     """The int8 model served unchanged: it matches the int8 predictor (each text alone, one request at a
     time, as the gate runs it), and the fp32 reference would reject it (the gate can fail)."""
+    from servingbench.envs.model_cache import ensure_variant
     from servingbench.measure.parity import check_parity, eval_set, reference_predictions
     from servingbench.measure.variants import batch_dependent
-    from servingbench.model_cache import ensure_variant
 
     int8 = ensure_variant(model_dir, "int8")
     assert batch_dependent(int8) and not batch_dependent(model_dir)

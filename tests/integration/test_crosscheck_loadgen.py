@@ -16,8 +16,8 @@ import pytest
 from servingbench.cpusets import split_cpus
 from servingbench.crosscheck.report import read_crosscheck
 from servingbench.crosscheck.verdict import run_at
-from servingbench.record import SLO_REPEAT, CpuSets, Slo, SloSearch
-from servingbench.results import RunWriter
+from servingbench.record.results import RunWriter
+from servingbench.record.run_record import SLO_REPEAT, CpuSets, Slo, SloSearch
 from tests.test_record import opened
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]

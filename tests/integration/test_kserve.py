@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from servingbench.adapter import HttpRequest, Tunables
-from servingbench.codecs import json_body
+from servingbench.codecs.rest import json_body
 from servingbench.frameworks import load_adapter
 from servingbench.servers.local import launched
 from servingbench.servers.procs import listening_on, listening_ports

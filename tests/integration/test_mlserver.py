@@ -20,6 +20,7 @@ from tests.integration.checks import (
     assert_metrics_count,
     assert_parity,
     assert_rejects_bad_input,
+    framework_script,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
@@ -32,15 +33,9 @@ ACCEPTED = {
 
 def grpc_infer(server: Server, texts: list[str], raw_hex: bool = False) -> dict:
     """Predict through MLServer's V2 gRPC API with the framework env's grpcio and MLServer's own stubs."""
-    adapter = server.adapter
-    script = adapter.folder / "grpc_infer.py"
     target = f"{server.spec.host}:{server.spec.ports['grpc']}"
-    argv = [str(framework_python(adapter)), str(script), target, "-", *(["--raw-bytes"] if raw_hex else [])]
-    foreign = ("VIRTUAL_ENV", "PYTHONHOME", "PYTHONPATH")  # the harness's, not the framework env's
-    env = {k: v for k, v in os.environ.items() if not k.startswith(foreign)}
-    done = subprocess.run(argv, input=json.dumps(texts), capture_output=True, text=True, timeout=120, env=env)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return json.loads(done.stdout)
+    args = [target, "-", *(["--raw-bytes"] if raw_hex else [])]
+    return framework_script(server.adapter, "grpc_infer.py", args, texts)
 
 
 def assert_grpc_matches_http(server: Server, texts: list[str]) -> None:

@@ -19,7 +19,7 @@ import pytest
 from servingbench.envs import REPO
 from servingbench.measure.goodput_curve import judge_curve
 from servingbench.measure.recovery import recovery, timeline
-from servingbench.results import load_run
+from servingbench.record.results import load_run
 from tests.scenario_pages import check_burst_page, check_overload_page
 from tests.test_e2e_bench import assert_nothing_left, only_run
 

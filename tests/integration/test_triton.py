@@ -4,7 +4,6 @@ bad input, clean stop (no process, port, workspace or shared-memory segment left
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import socket
@@ -25,6 +24,7 @@ from tests.integration.checks import (
     assert_metrics_count,
     assert_parity,
     assert_rejects_bad_input,
+    framework_script,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
@@ -55,15 +55,9 @@ def shm_segments(pid: int) -> list[str]:
 
 def client_predictions(adapter, server, texts: list[str], batch: int) -> dict[str, list]:
     """Run frameworks/triton/client.py (tritonclient, HTTP and gRPC) with the triton env's python."""
-    result = subprocess.run(
-        [str(framework_python(adapter)), str(adapter.folder / "client.py"),
-         "--http-port", str(server.spec.ports["http"]), "--grpc-port", str(server.spec.ports["grpc"]),
-         "--batch", str(batch)],
-        input=json.dumps(texts), capture_output=True, text=True, timeout=120,
-        env={**os.environ, "PYTHONPATH": ""},
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return json.loads(result.stdout)
+    ports = server.spec.ports
+    return framework_script(adapter, "client.py", ["--http-port", str(ports["http"]), "--grpc-port",
+                                                   str(ports["grpc"]), "--batch", str(batch)], texts)
 
 
 def assert_clients_agree(adapter, server, model_dir, batch: int) -> None:

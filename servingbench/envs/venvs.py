@@ -7,7 +7,8 @@ made with uv (pinned in uv-requirements.txt, itself installed by pip into a smal
 except those that need torch: this machine's CPU build of torch is a local file only pip's configuration
 finds, and uv would download a multi-GB CUDA build. pip also makes everything when uv is unavailable.
 
-Stdlib only: the Makefile calls this module with a bare python3 to bootstrap the harness itself.
+Stdlib only: the Makefile calls it (``python3 -m servingbench.envs``) with a bare python3 to bootstrap the
+harness itself.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from servingbench.envs import REPO
+
 ENV_LAYOUT_VERSION = "1"
 UV_REQUIREMENTS = REPO / "servingbench" / "uv-requirements.txt"
 TORCH = re.compile(r"^torch\s*($|[=<>~!;\[ ])")
@@ -249,6 +251,3 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -3,8 +3,8 @@
 A run is assembled in ``results/.partial-<id>/`` and renamed to ``results/<id>/`` once run.json is
 written, so a crash or a kill never leaves a folder that looks like a finished run. A run that failed
 or was interrupted is still written (with its status and reason) so the report can list it. run.json is
-a :class:`servingbench.record.RunRecord`, written and read by that class (record.py says which schema
-versions are read).
+a :class:`servingbench.record.run_record.RunRecord`, written and read by that class (run_record.py says
+which schema versions are read).
 """
 
 from __future__ import annotations
@@ -23,7 +23,15 @@ from pathlib import Path
 import psutil
 
 from servingbench.envs import REPO
-from servingbench.record import SCHEMA_VERSION, GitInfo, Machine, RunRecord, SchemaError, Step, read_run
+from servingbench.record.run_record import (
+    SCHEMA_VERSION,
+    GitInfo,
+    Machine,
+    RunRecord,
+    SchemaError,
+    Step,
+    read_run,
+)
 
 __all__ = ["SCHEMA_VERSION", "STATUSES", "RunSkipped", "RunWriter", "list_runs", "load_run", "results_root"]
 STATUSES = ("complete", "failed", "interrupted")

@@ -7,9 +7,9 @@ summary computed from them. Parts owned by the code that measures them are decla
 here: LatencySummary (measure.stats), Stability (measure.stability), Probe (measure.slo_search),
 ParityResult (measure.parity), Reference (measure.reference), Ceiling (load.ceiling), Cost (measure.cost).
 
-Every class is a :class:`servingbench.serial.Record`: ``to_dict()`` writes the run.json shape and
+Every class is a :class:`servingbench.record.serial.Record`: ``to_dict()`` writes the run.json shape and
 ``from_dict()`` reads it back. This is schema 2; ``read_run`` reads any version this harness knows
-(schema 1 through record_v1) and refuses others with a message that says what to do.
+(schema 1 through schema_v1) and refuses others with a message that says what to do.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from servingbench.measure.slo_search import Confirmation, Probe, SearchResult, p
 from servingbench.measure.stability import Stability
 from servingbench.measure.stats import LatencySummary
 from servingbench.measure.variants import VariantEvaluation
+from servingbench.record.serial import FLAT, SKIP, Record, read_field
 from servingbench.scenarios.records import ScenarioResults
-from servingbench.serial import FLAT, SKIP, Record, read_field
 
 SCHEMA_VERSION = 2
 FIXED_LOAD = "fixed load"
@@ -500,7 +500,7 @@ class RunRecord(Record):
 
 def read_run(data: Any, folder: Path) -> RunRecord:
     """A run.json document as a RunRecord, whatever schema this harness reads; SchemaError otherwise."""
-    from servingbench import record_v1
+    from servingbench.record import schema_v1
 
     if not isinstance(data, dict):
         raise SchemaError(f"{folder / 'run.json'} is not a JSON object")
@@ -509,7 +509,7 @@ def read_run(data: Any, folder: Path) -> RunRecord:
         if version == SCHEMA_VERSION:
             record = RunRecord.from_dict(data)
         elif version == 1:
-            record = RunRecord.from_dict(record_v1.upgrade(data))
+            record = RunRecord.from_dict(schema_v1.upgrade(data))
         else:
             raise SchemaError(_unknown_version(data, version, folder))
     except SchemaError:

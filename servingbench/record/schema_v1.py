@@ -23,8 +23,8 @@ from collections.abc import Mapping
 from pathlib import PurePosixPath
 from typing import Any
 
-from servingbench.record import SCHEMA_VERSION, SLO_PROBE, SLO_REPEAT, RunRecord
-from servingbench.serial import json_keys
+from servingbench.record.run_record import SCHEMA_VERSION, SLO_PROBE, SLO_REPEAT, RunRecord
+from servingbench.record.serial import json_keys
 
 CLOSED_LOOP_SOURCE = "closed-loop steps"
 _SAMPLES_SUFFIX = ".samples.npy"

