@@ -343,14 +343,15 @@ def _measure_ceiling(config: BenchConfig, adapter: Adapter, writer: RunWriter, p
     requests_file = write_requests(adapter, request_texts(), writer.folder / "load" / "requests.json")
     if profile.ceiling_s <= 0:
         return
-    if config.protocol == "grpc":  # the no-op server speaks HTTP: its ceiling says nothing of the gRPC user
-        progress("load generator ceiling: not measured for gRPC (the no-op server speaks HTTP); steps are "
-                 "judged generator-limited by the generator's own CPU and send lag")
-        return
-    progress(f"load generator ceiling: no-op server, {max(profile.users)} users, {profile.ceiling_s:.0f} s, "
+    over = "the gRPC no-op server" if config.protocol == "grpc" else "no-op server"
+    progress(f"load generator ceiling: {over}, {max(profile.users)} users, {profile.ceiling_s:.0f} s, "
              f"then open loop at {OPEN_FRACTION:g} of that rate")
+    if config.protocol == "grpc":  # the gRPC user's ceiling, with the run's own pre-serialized calls
+        grpc_file = writer.folder / "ceiling" / "grpc_requests.json"
+        requests_file = write_requests(adapter, request_texts(), grpc_file, protocol="grpc")
     ceiling = measure_ceiling(requests_file, config.server_cpus, config.loadgen_cpus, max(profile.users),
-                              profile.ceiling_s, writer.folder / "ceiling", distribution=config.distribution)
+                              profile.ceiling_s, writer.folder / "ceiling", distribution=config.distribution,
+                              protocol=config.protocol)
     writer.record.generator_ceiling = ceiling
     progress(f"  generator ceiling {ceiling.rps:.0f} req/s ({ceiling.bound})")
     if ceiling.open_rate_rps is not None and ceiling.open_lag_p99_ms is not None:

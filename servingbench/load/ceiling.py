@@ -30,28 +30,52 @@ from servingbench.servers.spawn import spawn_pinned
 
 
 def start_noop(cpus: tuple[int, ...], log_path: Path, stall_every: float = 0.0,
-               stall_for: float = 0.0, service_ms: float = 0.0) -> tuple[subprocess.Popen, int]:
-    """Start the no-op server pinned to ``cpus``; returns the process and its port once it answers."""
-    import http.client
-
+               stall_for: float = 0.0, service_ms: float = 0.0,
+               protocol: str = "rest") -> tuple[subprocess.Popen, int]:
+    """Start the no-op server pinned to ``cpus`` (its gRPC twin for ``protocol="grpc"``: no stalls, no
+    service time); returns the process and its port once it answers."""
     port = free_port()
     log = open(log_path, "wb")  # noqa: SIM115 - the server owns it for its lifetime
-    argv = [sys.executable, "-m", "servingbench.load.noop_server", "--port", str(port),
-            "--stall-every", str(stall_every), "--stall-for", str(stall_for), "--service-ms", str(service_ms)]
+    if protocol == "grpc":
+        argv = [sys.executable, "-m", "servingbench.load.noop_grpc_server", "--port", str(port)]
+    else:
+        argv = [sys.executable, "-m", "servingbench.load.noop_server", "--port", str(port),
+                "--stall-every", str(stall_every), "--stall-for", str(stall_for),
+                "--service-ms", str(service_ms)]
     proc = spawn_pinned(argv, cpus=cpus, env=dict(os.environ), cwd=REPO, log=log)
+    answers = _grpc_answers if protocol == "grpc" else _http_answers
 
     def state() -> str:
-        try:
-            conn = http.client.HTTPConnection(HOST, port, timeout=2)
-            conn.request("GET", "/ready")
-            return "ready" if conn.getresponse().status == 200 else "starting"
-        except OSError:
-            return "starting" if proc.poll() is None else "exited"
+        if answers(port):
+            return "ready"
+        return "starting" if proc.poll() is None else "exited"
 
     if poll_until(state, until=lambda s: s != "starting", timeout_s=30, interval_s=0.1).value == "ready":
         return proc, port
     stop_noop(proc)
     raise RuntimeError(f"the no-op server did not start; see {log_path}")
+
+
+def _http_answers(port: int) -> bool:
+    import http.client
+
+    try:
+        conn = http.client.HTTPConnection(HOST, port, timeout=2)
+        conn.request("GET", "/ready")
+        return conn.getresponse().status == 200
+    except OSError:
+        return False
+
+
+def _grpc_answers(port: int) -> bool:
+    import grpc
+
+    with grpc.insecure_channel(f"{HOST}:{port}") as channel:
+        try:
+            channel.unary_unary("/servingbench.Noop/Ready")(b"", timeout=2)
+            return True
+        except grpc.RpcError:
+            return False
 
 
 def stop_noop(proc: subprocess.Popen) -> None:
@@ -97,12 +121,13 @@ that does not keep its schedule vouches for nothing: steps are then judged by th
 
 def measure_ceiling(requests_file: Path, server_cpus: tuple[int, ...], loadgen_cpus: tuple[int, ...],
                     users: int, seconds: float, out_dir: Path,
-                    distribution: Distribution | None = None) -> Ceiling:
+                    distribution: Distribution | None = None, protocol: str = "rest") -> Ceiling:
     """Closed-loop Locust at ``users`` users against the no-op server for ``seconds``, then the open-loop
-    schedule at OPEN_FRACTION of the rate reached, for as long."""
+    schedule at OPEN_FRACTION of the rate reached, for as long. ``protocol="grpc"``: the gRPC no-op server,
+    driven by the gRPC user with ``requests_file``'s pre-serialized calls."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    proc, port = start_noop(server_cpus, out_dir / "noop_server.log")
-    url = f"http://{HOST}:{port}"
+    proc, port = start_noop(server_cpus, out_dir / "noop_server.log", protocol=protocol)
+    url = f"{'grpc' if protocol == 'grpc' else 'http'}://{HOST}:{port}"
     warm = min(2.0, seconds / 3)
     try:
         result = run_locust(requests_file, url, users=users, run_time_s=seconds + warm,

@@ -12,6 +12,8 @@ server's (not "generator-limited").
 
 from __future__ import annotations
 
+import base64
+import json
 import socket
 
 import numpy as np
@@ -84,3 +86,40 @@ def test_the_ceiling_records_the_generator_own_lag_on_the_open_loop_schedule(tmp
     assert kept == (ceiling.open_rate_rps if ceiling.open_lag_p99_ms <= SEND_LAG_LIMIT_MS
                     and ceiling.open_generator_cpu_util < 0.9 else None)
     assert Ceiling.from_dict(ceiling.to_dict()) == ceiling
+
+
+def test_the_grpc_ceiling_drives_the_grpc_user_against_the_grpc_noop_server(tmp_path):
+    """PROTOCOL=grpc runs measure the gRPC user's ceiling: real V2 ModelInfer calls, every one answered."""
+    from servingbench.codecs.grpc import OpenInferenceV2GrpcCodec
+
+    call = OpenInferenceV2GrpcCodec("sentiment").encode(["a fine film"])
+    requests = tmp_path / "grpc_requests.json"
+    requests.write_text(json.dumps([{"transport": "grpc", "method": call.method,
+                                     "body": base64.b64encode(call.body).decode("ascii")}]))
+    server_cpus, loadgen_cpus = split_cpus()
+    ceiling = measure_ceiling(requests, server_cpus, loadgen_cpus, users=8, seconds=3.0, out_dir=tmp_path,
+                              protocol="grpc")
+    print(ceiling)
+    assert ceiling.rps > 100
+    closed = np.load(tmp_path / "ceiling.samples.npy")
+    opened = np.load(tmp_path / "ceiling_open.samples.npy")
+    assert len(closed) > 300 and (closed[:, 2] == 200).all()
+    assert len(opened) > 0 and (opened[:, 2] == 200).all()
+    assert ceiling.open_rate_rps == pytest.approx(ceiling.rps * OPEN_FRACTION, abs=0.1)
+
+
+def test_the_grpc_noop_server_answers_any_method_and_stops_clean(tmp_path):
+    import grpc
+
+    server_cpus, _ = split_cpus()
+    proc, port = start_noop(server_cpus, tmp_path / "noop.log", protocol="grpc")
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            for method in ("/inference.GRPCInferenceService/ModelInfer",
+                           "/org.pytorch.serve.grpc.inference.InferenceAPIsService/Predictions"):
+                assert channel.unary_unary(method)(b"\x0a\x01x", timeout=5) == b""
+    finally:
+        stop_noop(proc)
+    assert proc.poll() is not None
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0
