@@ -340,15 +340,13 @@ def _measure_idle(monitor: TreeMonitor, record: RunRecord) -> None:
 
 def _measure_ceiling(config: BenchConfig, adapter: Adapter, writer: RunWriter, progress: Progress) -> None:
     profile = config.profile
-    requests_file = write_requests(adapter, request_texts(), writer.folder / "load" / "requests.json")
+    requests_file = write_requests(adapter, request_texts(), writer.folder / "load" / "requests.json",
+                                   protocol=config.protocol)  # the run's own calls, REST or gRPC
     if profile.ceiling_s <= 0:
         return
     over = "the gRPC no-op server" if config.protocol == "grpc" else "no-op server"
     progress(f"load generator ceiling: {over}, {max(profile.users)} users, {profile.ceiling_s:.0f} s, "
              f"then open loop at {OPEN_FRACTION:g} of that rate")
-    if config.protocol == "grpc":  # the gRPC user's ceiling, with the run's own pre-serialized calls
-        grpc_file = writer.folder / "ceiling" / "grpc_requests.json"
-        requests_file = write_requests(adapter, request_texts(), grpc_file, protocol="grpc")
     ceiling = measure_ceiling(requests_file, config.server_cpus, config.loadgen_cpus, max(profile.users),
                               profile.ceiling_s, writer.folder / "ceiling", distribution=config.distribution,
                               protocol=config.protocol)
