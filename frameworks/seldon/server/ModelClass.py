@@ -27,6 +27,12 @@ from werkzeug.exceptions import HTTPException
 MAX_BODY_BYTES = 256 * 1024
 """Requests above this are refused with 413 (as in the baseline): no unbounded request bodies."""
 
+DRAIN_LIMIT_BYTES = 16 * 1024 * 1024
+"""A refused body up to this size is read and discarded before the 413 is sent. Gunicorn closes the
+connection after each answer; closing with unread bytes in the socket makes the kernel send a reset, and
+the client then sees "connection reset" while still sending instead of the 413 (a lingering close, as
+nginx does). Bodies beyond this are not worth reading: their sender gets the reset."""
+
 # The wrapper registers this blueprint on its Flask app (Seldon's documented custom-error-handler hook).
 model_error_handler = flask.Blueprint("servingbench_errors", __name__)
 
@@ -35,9 +41,17 @@ model_error_handler = flask.Blueprint("servingbench_errors", __name__)
 def _limit_body_size() -> None:
     length = flask.request.content_length
     if length is not None and length > MAX_BODY_BYTES:
+        if length <= DRAIN_LIMIT_BYTES:
+            _discard_body(flask.request.stream)
         raise SeldonMicroserviceException(
             f"request body of {length} bytes is over the limit of {MAX_BODY_BYTES} bytes", status_code=413
         )
+
+
+def _discard_body(stream, chunk_bytes: int = 64 * 1024) -> None:
+    """Read the request body to its end without keeping it (see DRAIN_LIMIT_BYTES)."""
+    while stream.read(chunk_bytes):
+        pass
 
 
 @model_error_handler.app_errorhandler(HTTPException)
