@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from servingbench.adapter import Adapter, LaunchSpec, Preset, ServerCommand, Tunables
+from servingbench.adapter import Adapter, LaunchSpec, MetricsSpec, Preset, ServerCommand, Tunables
 from servingbench.codecs.rest import OpenInferenceV2Codec
 
 MODEL = "sentiment"
@@ -23,6 +23,16 @@ class KServeAdapter(Adapter):
     package = "kserve"
     ready_timeout_s = 90.0
     stop_timeout_s = 15.0
+    metrics = MetricsSpec(
+        port="http",
+        requests=f'request_predict_seconds_count{{model_name="{MODEL}"}}',
+        compute_time=f'request_predict_seconds_sum{{model_name="{MODEL}"}}',
+        note="KServe's /metrics on the inference port (prometheus_client histograms per model): each "
+             "request's predict() time, the model's compute, and the count of predict calls; no queue time. "
+             "With workers > 1 every uvicorn process keeps its own registry (KServe sets up no "
+             "multiprocess collector) and a scrape reads whichever process answers it: the count then "
+             "differs from the harness's, shown as a finding",
+    )
     notes = (
         "kserve 0.21.0's Python ModelServer (FastAPI on uvicorn), the runtime behind a KServe "
         "InferenceService's custom predictor, run without Kubernetes. No in-server batcher (KServe's "

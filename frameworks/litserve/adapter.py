@@ -19,6 +19,9 @@ class LitServeAdapter(Adapter):
     package = "litserve"
     ready_timeout_s = 90.0
     stop_timeout_s = 15.0
+    metrics_absent = ("exposes no metrics endpoint: LitServe 0.2 serves /metrics only when the application "
+                      "mounts one (a litserve.Logger written against prometheus_client); the served API "
+                      "here adds none, as a stock LitServer")
     codec = TextsJsonCodec()
     notes = (
         "litserve 0.2.19 on FastAPI/uvicorn. A start is 5 processes with one worker: the main process, a "

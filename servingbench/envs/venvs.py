@@ -62,6 +62,23 @@ def requirement_lines(path: Path, seen: set[Path] | None = None) -> list[str]:
     return lines
 
 
+def nodeps_file(requirements: Path) -> Path | None:
+    """The companion ``<name>-nodeps.txt`` beside a requirements file, if there is one: pins installed
+    with ``--no-deps`` after the requirements. For a package whose declared dependency range clashes with
+    the framework's although the code the benchmark runs never imports it (Seldon: onnxruntime 1.30 declares
+    protobuf>=4.25.8, seldon-core 1.18 needs protobuf<4, and an inference session does not touch
+    protobuf), so that every framework runs the same model runtime. Works alike with pip and uv."""
+    companion = requirements.with_name(f"{requirements.stem}-nodeps.txt")
+    return companion if companion.is_file() else None
+
+
+def all_requirement_lines(requirements: Path) -> list[str]:
+    """Every line that defines an environment: its requirements, then its ``--no-deps`` companion's."""
+    companion = nodeps_file(requirements)
+    extra = [f"--no-deps {line}" for line in requirement_lines(companion)] if companion else []
+    return requirement_lines(requirements) + extra
+
+
 def python_identity(python: str) -> str:
     out = subprocess.run(
         [python, "-c", "import sys, platform; print(sys.version, platform.machine(), sys.prefix)"],
@@ -80,7 +97,7 @@ def project_identity(project: Path | None) -> list[str]:
 
 def env_key(name: str, requirements: Path, python: str, project: Path | None = None) -> str:
     digest = hashlib.sha256()
-    parts = (ENV_LAYOUT_VERSION, name, python_identity(python), *requirement_lines(requirements),
+    parts = (ENV_LAYOUT_VERSION, name, python_identity(python), *all_requirement_lines(requirements),
              *project_identity(project))
     for part in parts:
         digest.update(part.encode() + b"\0")
@@ -127,6 +144,8 @@ def _uv_version(uv: Path) -> str:
 def _pip_steps(python: str, tmp: Path, requirements: Path, project: Path | None) -> list[list[str]]:
     pip = [str(env_python(tmp)), "-m", "pip", "--disable-pip-version-check"]
     steps = [[python, "-m", "venv", str(tmp)], [*pip, "install", "-r", str(requirements)]]
+    if (companion := nodeps_file(requirements)) is not None:
+        steps.append([*pip, "install", "--no-deps", "-r", str(companion)])
     if project is not None:  # the checkout's own packages and console script, no new downloads
         steps.append([*pip, "install", "--no-deps", "--no-build-isolation", "-e", str(project.resolve())])
     return steps
@@ -139,6 +158,8 @@ def _uv_steps(uv: Path, python: str, tmp: Path, requirements: Path, project: Pat
     # `python -m pip` in an environment)
     steps = [[str(uv), "venv", "-q", "--seed", "--python", python, str(tmp)],
              [*install, "-r", str(requirements)]]
+    if (companion := nodeps_file(requirements)) is not None:
+        steps.append([*install, "--no-deps", "-r", str(companion)])
     if project is not None:
         steps.append([*install, "--no-deps", "-e", str(project.resolve())])
     return steps

@@ -27,7 +27,7 @@ from typing import Any
 
 from servingbench.adapter import Adapter, Tunables
 from servingbench.envs import REPO
-from servingbench.envs.venvs import requirement_lines
+from servingbench.envs.venvs import all_requirement_lines
 from servingbench.servers.environment import server_environment
 from servingbench.servers.errors import LaunchError
 from servingbench.servers.net import HOST
@@ -117,7 +117,7 @@ def image_tag(adapter: Adapter) -> str:
     digest.update(dockerfile_path(adapter).read_bytes())
     for name, value in sorted(build_args(adapter).items()):
         digest.update(f"ARG {name}={value}".encode() + b"\0")
-    for line in requirement_lines(adapter.requirements):
+    for line in all_requirement_lines(adapter.requirements):
         digest.update(line.encode() + b"\0")
     for path in _hashed_files(adapter):
         digest.update(path.relative_to(REPO).as_posix().encode() + b"\0" + path.read_bytes())

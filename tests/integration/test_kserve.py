@@ -9,7 +9,7 @@ from servingbench.codecs.rest import json_body
 from servingbench.frameworks import load_adapter
 from servingbench.servers.local import launched
 from servingbench.servers.procs import listening_on, listening_ports
-from tests.integration.checks import PROBE, assert_parity, assert_rejects_bad_input
+from tests.integration.checks import PROBE, assert_metrics_count, assert_parity, assert_rejects_bad_input
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -28,6 +28,8 @@ def test_default_preset_serves_the_model_and_survives_bad_input(model_dir, tmp_p
         assert _listeners(server) == [("127.0.0.1", server.spec.ports["http"])]
         assert server.exposed == []
         assert_parity(server, model_dir)
+        compute_ms = assert_metrics_count(server).compute_ms  # predict() calls counted one per request
+        assert compute_ms is not None and 0 < compute_ms < 1000
         seen = assert_rejects_bad_input(server, model_dir, {"empty_batch": {200}})
         assert seen["malformed_json"] == seen["wrong_schema"] == 422
         assert seen["invalid_utf8"] == 400 and seen["one_mb_text"] == 400

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from servingbench.adapter import Tunables
+from servingbench.adapter import HttpRequest, Tunables
 from servingbench.frameworks import load_adapter
 from servingbench.servers.local import launched
 from servingbench.servers.procs import listening_on, listening_ports
-from tests.integration.checks import PROBE, assert_parity, assert_rejects_bad_input
+from tests.integration.checks import PROBE, assert_metrics_count, assert_parity, assert_rejects_bad_input
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -26,6 +26,9 @@ def test_default_preset_serves_the_model_and_survives_bad_input(model_dir, tmp_p
         assert {port for _, port in listeners} == {server.spec.ports["http"]}
         assert server.exposed == [] and all(ip == "127.0.0.1" for ip, _ in listeners)
         assert_parity(server, model_dir)
+        assert assert_metrics_count(server) is None  # a stock LitServer mounts no /metrics
+        status, _ = server.send(HttpRequest("GET", "/metrics", b""))
+        assert status == 404
         seen = assert_rejects_bad_input(server, model_dir, {"empty_batch": {200}})
         # FastAPI validates the pydantic request model the glue declares (LitServe's typed decode_request).
         assert {seen[c] for c in ("malformed_json", "wrong_schema", "one_mb_text")} == {422}
