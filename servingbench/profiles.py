@@ -81,6 +81,16 @@ class Profile:
 
         return segment_plan(self.probe_s, max(self.probe_s, self.probe_max_s), self.probe_looks)
 
+    def provable_floor_rps(self) -> float:
+        """The lowest arrival rate at which a probe can pass at all: with no request over the bound a pass
+        needs ``queries_to_pass(0)`` requests (at the per-look confidence), and the probe measures at most
+        its planned seconds. Below it every probe ends undecided, so the search stops there (and says so)."""
+        from servingbench.measure.probe_verdict import ProbeRule
+
+        plan = self.probe_plan()
+        rule = ProbeRule(slo_p99_ms=1.0, confidence=self.slo_confidence, planned_looks=len(plan))
+        return rule.queries_to_pass(0) / sum(plan)
+
     @property
     def fresh_warmup_s(self) -> float:
         """The warm-up after a fresh start: half the run's first one (the harness's pools are warm)."""

@@ -167,7 +167,12 @@ def run_slo_search(ctx: StepContext, profile: Profile, start_rps: float, open_st
 
     measure = _prober(server, open_steps, progress, SLO_PROBE, "slo_probe",
                       lambda n, rate: f"SLO search probe {n}/{profile.slo_probes}: {rate:.1f} req/s")
-    result = search(measure, start_rps=start_rps, max_probes=profile.slo_probes, seed_of=seed_of)
+    floor = profile.provable_floor_rps()
+    result = search(measure, start_rps=start_rps, max_probes=profile.slo_probes, seed_of=seed_of,
+                    floor_rps=floor)
+    if result.stopped_at_floor:
+        progress(f"  search stopped: below {floor:.1f} req/s this profile's probes cannot pass (too few "
+                 f"requests in {sum(profile.probe_plan()):.0f} s); a longer profile can decide lower rates")
     note = ""
     if server.wanted and server.fresh.restart is None:
         note = server.fresh.unavailable or "fresh-start confirmation not possible: no restart given"
@@ -184,7 +189,7 @@ def run_slo_search(ctx: StepContext, profile: Profile, start_rps: float, open_st
     if result.best_rate_rps > 0 and confirmed.held_rate_rps == 0:
         progress(f"  no rate held the SLO in every confirmation (tried {len(confirmed.confirmations)})")
     return SloSearch.of(result, confirmed, schedule_seed, fresh_start_ready_s=server.ready_s,
-                        fresh_start_note=note)
+                        fresh_start_note=note, provable_floor_rps=round(floor, 2))
 
 
 def _prober(server: _ProbedServer, open_steps: list[OpenStep], progress: Progress, purpose: str, prefix: str,

@@ -112,7 +112,9 @@ def test_the_run_page_states_the_held_rate_the_bracket_and_the_failed_confirmati
     assert "Failed confirmations: 100" in html and "seed 12345" in html
     none = SloSearch.of(result, Confirmation(0.0, [probe(100.0, 3, False)], 100.0))
     folder = write_run(tmp_path / "none", samples=False, extra={"slo_search": none.to_dict()})
-    assert 'id="no-rate-held"' in write_run_report(folder).read_text()
+    html = write_run_report(folder).read_text()
+    assert 'id="no-rate-held"' in html and "data-none-held-why" in html
+    assert "(100 req/s failed; 100, 80 req/s passed a probe" in html
 
 
 def test_a_fixed_load_p99_on_too_few_samples_is_flagged_and_not_tracked(tmp_path):

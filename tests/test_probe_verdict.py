@@ -45,6 +45,19 @@ def test_every_profile_can_pass_a_clean_server_at_20_req_s_within_its_bound():
         assert 20 * sum(profile.probe_plan()) >= rule.queries_to_pass(0), profile.name
 
 
+def test_each_profile_floor_is_where_a_clean_server_can_just_pass_within_the_bound():
+    """Above the floor a clean server's probe passes by its bound; well below it the probe cannot."""
+    for profile in PROFILES.values():
+        floor, plan = profile.provable_floor_rps(), profile.probe_plan()
+        rule = ProbeRule(100.0, 0.001, profile.slo_confidence, len(plan))
+        assert floor * sum(plan) == pytest.approx(rule.queries_to_pass(0)), profile.name
+        above = run_adaptive(stream(1.3 * floor, median_ms=20.0)[0], rule, plan, seed=3, rate_rps=1.3 * floor)
+        below = run_adaptive(stream(0.7 * floor, median_ms=20.0)[0], rule, plan, seed=3, rate_rps=0.7 * floor)
+        assert above.verdict.outcome == "pass" and below.verdict.outcome == "undecided", profile.name
+    assert PROFILES["quick"].provable_floor_rps() == pytest.approx(299 / 15)
+    assert PROFILES["standard"].provable_floor_rps() == pytest.approx(368 / 24)
+
+
 def test_a_server_clearly_under_the_slo_passes_at_the_first_look():
     segment, calls = stream(120.0, median_ms=20.0)
     probe = run_adaptive(segment, RULE, QUICK.probe_plan(), seed=11, rate_rps=120.0)

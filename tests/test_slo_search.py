@@ -38,6 +38,19 @@ def test_nothing_passes_gives_zero():
     assert result.best_rate_rps == 0.0 and calls[-1][0] >= 0.5
 
 
+def test_halving_stops_below_the_floor_and_says_so():
+    calls: list = []
+    result = search(server_with_capacity(0.1, calls), start_rps=40.0, max_probes=10, floor_rps=15.0)
+    assert [rate for rate, _ in calls] == [40.0, 20.0]  # 10 req/s would be below the floor
+    assert result.best_rate_rps == 0.0 and result.stopped_at_floor
+
+
+def test_the_floor_does_not_end_a_search_that_found_a_pass():
+    calls: list = []
+    result = search(server_with_capacity(30.0, calls), start_rps=100.0, max_probes=8, floor_rps=15.0)
+    assert 25.0 <= result.best_rate_rps <= 30.0 and not result.stopped_at_floor
+
+
 def test_seed_depends_on_rate_not_on_path():
     assert seed_for(12.5) == seed_for(12.5) != seed_for(12.6)
     assert seed_for(12.5, repeat=1) != seed_for(12.5)
@@ -134,3 +147,30 @@ def test_a_remote_target_records_that_no_fresh_start_was_possible(tmp_path):
     assert search.fresh_start_note == "fresh-start confirmation not possible for a remote target"
     assert not search.fresh_start_confirmations and server.restarts == 0 and search.held
     assert any("not possible for a remote target" in line for line in lines)
+
+
+def test_a_server_below_the_profiles_floor_is_not_reported_as_failing_every_rate(tmp_path):
+    """Capacity 10 req/s is below quick's provable floor (~19.9 req/s): the search stops at the floor and
+    the run's headline says which rates failed and that lower ones cannot be decided at this profile."""
+    from servingbench.profiles import PROFILES
+    from servingbench.report.model import none_held_why
+    from tests.synthetic_server import SyntheticServer
+
+    search, steps, lines = _search(tmp_path, "quick", SyntheticServer(capacity_rps=10.0), start=60.0)
+    floor = PROFILES["quick"].provable_floor_rps()
+    assert not search.held and search.stopped_at_floor
+    assert search.provable_floor_rps == pytest.approx(floor, abs=0.01)
+    assert all(step.rate_rps >= floor for step in steps) and len(steps) < PROFILES["quick"].slo_probes
+    assert any("search stopped: below 19.9 req/s" in line for line in lines)
+    why = none_held_why(search)
+    failed = search.outcomes["fail"]
+    assert failed and why.startswith(", ".join(f"{r:g}" for r in reversed(failed)) + " req/s failed")
+    assert "below 19.9 req/s its probes cannot pass" in why
+
+
+def test_a_held_rate_needs_no_explanation(tmp_path):
+    from servingbench.report.model import none_held_why
+    from tests.synthetic_server import SyntheticServer
+
+    search, _, _ = _search(tmp_path, "quick", SyntheticServer(capacity_rps=100.0))
+    assert search.held and not search.stopped_at_floor and none_held_why(search) == ""

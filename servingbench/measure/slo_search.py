@@ -54,6 +54,9 @@ class SearchResult:
     lowest_failing_rps: float | None = None
     resolution: float = 0.0
     """Relative gap between the best passing and the lowest failing rate when the search stopped."""
+    stopped_at_floor: bool = False
+    """Nothing passed and the next rate down was below ``floor_rps``: the search ended there, not on a
+    measured failure of every lower rate (the profile cannot prove the SLO below its floor)."""
 
 
 def seed_for(rate_rps: float, repeat: int = 0) -> int:
@@ -78,7 +81,9 @@ def search(
 
     Starts at ``start_rps`` (e.g. the closed-loop peak), doubles while probes pass, halves while
     they fail, then bisects between the best pass and the lowest fail until their gap is within
-    ``tolerance`` (relative) or the probes are spent.
+    ``tolerance`` (relative) or the probes are spent. Halving stops below ``floor_rps``: the profile's
+    lowest provable rate (``Profile.provable_floor_rps``), under which a probe cannot pass however good
+    the server, so probing there would only spend time.
     """
     if start_rps <= 0 or max_probes < 1:
         raise ValueError("start_rps must be > 0 and max_probes >= 1")
@@ -102,6 +107,7 @@ def search(
         else:
             rate = hi / 2 if hi is not None else rate
             if rate < floor_rps:
+                result.stopped_at_floor = True
                 break
         rate = round(rate, 2)
     result.best_rate_rps = lo or 0.0

@@ -225,13 +225,28 @@ class SloSearch(Record):
     """Time to ready of each fresh server start made for a confirmation."""
     fresh_start_note: str = ""
     """Why no confirmation ran on a fresh start where the profile asks for one (a remote target)."""
+    provable_floor_rps: float | None = None
+    """The profile's lowest provable rate (``Profile.provable_floor_rps``); None for older runs."""
+    stopped_at_floor: bool = False
+    """Nothing passed and the search stopped at that floor rather than on measured failures."""
 
     @classmethod
     def of(cls, result: SearchResult, confirmed: Confirmation, schedule_seed: int | None = None, *,
-           fresh_start_ready_s: list[float] | None = None, fresh_start_note: str = "") -> Self:
+           fresh_start_ready_s: list[float] | None = None, fresh_start_note: str = "",
+           provable_floor_rps: float | None = None) -> Self:
         return cls(result.best_rate_rps, confirmed.lowest_failing_rps, result.resolution, list(result.probes),
                    list(confirmed.confirmations), confirmed.held_rate_rps, schedule_seed,
-                   list(fresh_start_ready_s or []), fresh_start_note)
+                   list(fresh_start_ready_s or []), fresh_start_note, provable_floor_rps,
+                   result.stopped_at_floor)
+
+    @property
+    def outcomes(self) -> dict[str, list[float]]:
+        """Rates by outcome over the search probes and the confirmations ("pass", "fail", "undecided"),
+        each list sorted and without repeats."""
+        rates: dict[str, set[float]] = {"pass": set(), "fail": set(), "undecided": set()}
+        for probe in [*self.probes, *self.confirmations]:
+            rates.setdefault(probe.outcome, set()).add(probe.rate_rps)
+        return {outcome: sorted(found) for outcome, found in rates.items()}
 
     @property
     def slo_rate_rps(self) -> float:

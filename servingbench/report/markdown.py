@@ -24,7 +24,8 @@ def _fixed(r: RunView) -> str:
 
 def _throughput(r: RunView) -> str:
     if not r.held:
-        return f"{fmt(r.throughput_at_slo_rps)} (no rate held: ranked below every run that held one)"
+        why = f"; {r.none_held_why}" if r.none_held_why else ""
+        return f"{fmt(r.throughput_at_slo_rps)} (no rate held: ranked below every run that held one{why})"
     return f"{fmt(r.throughput_at_slo_rps)} {fmt_spread(r.throughput_spread)}".strip()
 
 

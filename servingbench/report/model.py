@@ -127,6 +127,9 @@ class RunView:
     open_steps: list[dict] = field(default_factory=list)
     transport: str = "rest"
     """The wire protocol of the load ("rest" or "grpc"): part of the setting, never ranked across."""
+    none_held_why: str = ""
+    """When no rate held: which rates failed, which stayed undecided, and whether the profile's floor
+    ended the search (empty when a rate held, or for runs without a search)."""
 
     @cached_property
     def raw(self) -> dict:
@@ -444,6 +447,30 @@ def _held(record: RunRecord, throughput: float | None) -> tuple[bool, RunInterva
     return True, RunInterval(low=throughput, high=throughput, median=throughput, repeats=1)
 
 
+def none_held_why(search: SloSearch | None) -> str:
+    """Why no rate held, in words: a search that ran out of provable rates is not one whose every rate
+    failed, and the page must not read as if it were."""
+    if search is None or search.held:
+        return ""
+    found = search.outcomes
+    parts = [f"{_rates(found['fail'])} req/s failed"] if found["fail"] else []
+    if found["pass"]:
+        parts.append(f"{_rates(found['pass'])} req/s passed a probe (a rate holds only when every "
+                     "confirmation at it passes)")
+    if found["undecided"]:
+        parts.append(f"{_rates(found['undecided'])} req/s undecided (too few requests within the probe's "
+                     "time bound to prove or refute the SLO)")
+    floor = search.provable_floor_rps
+    if search.stopped_at_floor and floor:
+        parts.append(f"the search stopped at this profile's floor: below {floor:.1f} req/s its probes "
+                     "cannot pass however fast the server answers; a longer profile decides lower rates")
+    return "; ".join(parts)
+
+
+def _rates(rates: list[float]) -> str:
+    return ", ".join(f"{r:g}" for r in sorted(rates, reverse=True))
+
+
 def step_row(step: Step) -> dict:
     """A step as run.json writes it, with its failures by kind: runs written before kinds were stored
     have them read from their status counts (0 and -1 there keep their old, coarser meanings)."""
@@ -506,4 +533,5 @@ def run_view(record: RunRecord) -> RunView:
         resources_covers=_resources_covers(record),
         steps=[step_row(s) for s in record.steps],
         open_steps=[step_row(s) for s in record.open_steps],
+        none_held_why=none_held_why(search) if not held else "",
     )
