@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Started as a background command of a script (``make test &``), the suite inherits SIGINT ignored,
+    and an ignored signal stays ignored across exec: the benches and Locust workers the Ctrl-C tests start
+    would never see their SIGINT. A handler (unlike "ignore") is reset to the default in every child."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
