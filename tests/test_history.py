@@ -117,3 +117,47 @@ def test_a_p99_on_too_few_samples_is_not_a_regression_metric(tmp_path):
     verdicts = {v.metric: v for v in history.evaluate([run_view(r) for r in list_runs(tmp_path)])}
     assert verdicts["p99_ms_at_fixed_load"].status == "ok"
     assert len(verdicts["p99_ms_at_fixed_load"].previous_run_ids) == 4  # the withheld night is no baseline
+
+
+def _reference(rps: float) -> dict:
+    return {"reference": {"threads": 1, "cpus": [0], "single_p50_ms": 1000 / rps, "single_p99_ms": 2000 / rps,
+                          "sequential_rps": rps, "batch_size": 32, "batched_sentences_per_s": 2 * rps}}
+
+
+def _nights(tmp_path, nights: list[tuple[float, float, float]]):
+    """(throughput, memory, in-process reference req/s) per night."""
+    for day, (tput, mem, ref) in enumerate(nights, 1):
+        write_run(tmp_path, started=f"2026-01-{day:02d}T00:00:00+00:00", tput=tput, mem=mem, samples=False,
+                  extra=_reference(ref))
+    return {v.metric: v for v in history.evaluate([run_view(r) for r in list_runs(tmp_path)])}
+
+
+def test_a_slower_machine_is_not_the_frameworks_regression(tmp_path):
+    """Same fingerprint, a VM 40% slower: the reference dropped with the throughput, so the drop is the
+    machine's; memory, which the machine's speed does not move, is still judged by the rule."""
+    verdicts = _nights(tmp_path, [(100.0, 150.0, 140.0), (101.0, 150.0, 139.0), (99.0, 150.0, 141.0),
+                                  (60.0, 300.0, 84.0)])
+    tput = verdicts["throughput_at_slo_rps"]
+    assert tput.status == history.MACHINE_CHANGED and tput.judged
+    assert tput.machine_change_pct == pytest.approx(-40.0)
+    assert verdicts["mem_peak_mib"].status == "regression"
+    doc = history.regressions_document(list(verdicts.values()), "now")
+    assert [r["metric"] for r in doc["regressions"]] == ["mem_peak_mib"]
+    assert [r["metric"] for r in doc["machine_changed"]] == ["throughput_at_slo_rps"]
+
+
+def test_a_steady_machine_leaves_a_regression_the_frameworks(tmp_path):
+    verdicts = _nights(tmp_path, [(100.0, 150.0, 140.0), (101.0, 150.0, 139.0), (99.0, 150.0, 141.0),
+                                  (60.0, 150.0, 137.0)])  # the reference within 10%: the server slowed
+    tput = verdicts["throughput_at_slo_rps"]
+    assert tput.status == "regression" and tput.machine_change_pct == pytest.approx(-2.1, abs=0.05)
+
+
+def test_without_enough_references_the_rule_is_unchanged(tmp_path):
+    for day, tput in enumerate([100.0, 101.0, 99.0], 1):  # earlier runs without a reference (older records)
+        write_run(tmp_path, started=f"2026-01-{day:02d}T00:00:00+00:00", tput=tput, samples=False,
+                  extra={"reference": None})
+    write_run(tmp_path, started="2026-01-04T00:00:00+00:00", tput=60.0, samples=False, extra=_reference(80.0))
+    verdicts = {v.metric: v for v in history.evaluate([run_view(r) for r in list_runs(tmp_path)])}
+    assert verdicts["throughput_at_slo_rps"].status == "regression"
+    assert verdicts["throughput_at_slo_rps"].machine_change_pct is None

@@ -198,6 +198,25 @@ def test_history_trends_and_regression_on_index(tmp_path):
     assert "### Regressions (1)" in md and "throughput at the SLO 30.00 req/s vs median 50.00" in md
 
 
+def test_a_change_the_machine_explains_is_shown_apart(tmp_path):
+    """The in-process reference fell 40% with the throughput: no regression, a "machine changed" row."""
+    from tests.test_history import _reference
+    results = tmp_path / "results"
+    for day, (tput, ref) in enumerate([(50.0, 140.0), (51.0, 139.0), (49.0, 141.0), (50.0, 140.0),
+                                       (30.0, 84.0)], 1):
+        write_run(results, started=f"2026-01-{day:02d}T00:00:00+00:00", tput=tput, samples=False,
+                  extra=_reference(ref))
+    out = tmp_path / "reports"
+    write_reports(results, out)
+    html = (out / "index.html").read_text()
+    assert 'class="regression" data-run-id' not in html
+    assert "data-machine-changed" in html and "machine changed (reference -40%)" in html
+    assert json.loads((out / "regressions.json").read_text())["regressions"] == []
+    md = (out / "summary.md").read_text()
+    assert "### Regressions (0)" in md and "the machine's speed changed (1)" in md
+    assert "moved -40.0%" in md
+
+
 def test_summary_markdown_table(tmp_path):
     write_run(tmp_path, "alpha", tput=30.0)
     write_run(tmp_path, "beta", tput=80.0)

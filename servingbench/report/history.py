@@ -3,7 +3,11 @@
 Nightly runs of the same configuration form a series per metric. A single noisy night must not raise an
 alarm, and a real slowdown must: the newest value is compared with the median of the previous runs, and
 only a change larger than every measure of noise we have counts (the previous runs' scatter, the newest
-run's own spread across its repeats, and a floor relative to the median). The rule is stated on the page
+run's own spread across its repeats, and a floor relative to the median). The machine is checked too:
+cloud VMs of one type report the same CPU model, count and memory (the series key) yet differ in speed,
+so every run's in-process reference (the model alone on the server's CPUs, no serving) is the control.
+When it moved beyond the floor, a CPU-bound change is the machine's ("machine changed"), never the
+framework's regression. The rule is stated on the page
 and in regressions.json so that anyone can check a flag by hand. A figure the report withholds (a
 fixed-load p99 on too few samples) is neither judged nor part of any baseline.
 """
@@ -24,13 +28,15 @@ class Metric:
     title: str
     unit: str
     higher_is_better: bool
+    cpu_bound: bool = True
+    """Moves with the machine's speed (the in-process reference's control applies); memory does not."""
 
 
 METRICS: tuple[Metric, ...] = (
     Metric("throughput_at_slo_rps", "throughput at the SLO", "req/s", True),
     Metric("p99_ms_at_fixed_load", "p99 latency at the fixed load", "ms", False),
     Metric("cpu_ms_per_request", "server CPU per request", "CPU-ms/req", False),
-    Metric("mem_peak_mib", "peak server memory", "MiB", False),
+    Metric("mem_peak_mib", "peak server memory", "MiB", False, cpu_bound=False),
 )
 
 K_MAD = 3.0
@@ -53,11 +59,16 @@ RULE_TEXT = (
     f"reported spread [min, max] across its repeats, {MIN_RELATIVE:.0%} of m). A change beyond the tolerance "
     f"in the worse direction is a regression; in the better direction an improvement. A fixed-load p99 on "
     f"too few samples for a bounded 95% interval is not a regression metric: it is neither judged nor part "
-    f"of any baseline."
+    f"of any baseline. Control: each run's in-process reference throughput (the model alone on the server's "
+    f"CPUs); when the newest run's differs from the median of the same previous runs' by more than "
+    f"{MIN_RELATIVE:.0%}, a regression or improvement of a CPU-bound metric (all but memory) is reported as "
+    f"\"machine changed\": the machine's speed moved, so the change is not attributed to the framework."
 )
 
+MACHINE_CHANGED = "machine changed"
 
-JUDGED = frozenset({"regression", "improvement", "ok"})
+
+JUDGED = frozenset({"regression", "improvement", "ok", MACHINE_CHANGED})
 """Statuses of a series the rule judged; the others had too little history or a withheld figure."""
 
 SeriesKey = tuple[str, str, str, str, str]
@@ -114,6 +125,8 @@ class Verdict:
     change_pct: float | None
     own_spread: tuple[float, float] | None
     previous_run_ids: tuple[str, ...]
+    machine_change_pct: float | None = None
+    """The in-process reference's change against the same previous runs' median, in %; None unmeasured."""
 
     @property
     def judged(self) -> bool:
@@ -147,6 +160,28 @@ def judge(
     return ("regression" if worse else "improvement"), median, mad, tolerance
 
 
+def _reference_rps(run: RunView) -> float | None:
+    ref = run.reference
+    return ref.sequential_rps if ref is not None and ref.sequential_rps > 0 else None
+
+
+def machine_change(newest: RunView, previous: list[RunView]) -> float | None:
+    """The relative change of the newest run's in-process reference against the previous runs' median;
+    None when the newest or fewer than MIN_PREVIOUS of the previous runs measured one."""
+    now = _reference_rps(newest)
+    before = [x for r in previous if (x := _reference_rps(r)) is not None]
+    if now is None or len(before) < MIN_PREVIOUS:
+        return None
+    return now / statistics.median(before) - 1.0
+
+
+def _controlled(status: str, metric: Metric, shift: float | None) -> str:
+    """A CPU-bound regression or improvement on a machine whose own speed moved is the machine's."""
+    moved = shift is not None and abs(shift) > MIN_RELATIVE
+    changed = status in ("regression", "improvement")
+    return MACHINE_CHANGED if moved and metric.cpu_bound and changed else status
+
+
 def evaluate(runs: list[RunView]) -> list[Verdict]:
     """One verdict per configuration and metric, for the newest run of each configuration."""
     verdicts = []
@@ -164,7 +199,8 @@ def evaluate(runs: list[RunView]) -> list[Verdict]:
             previous = [r.metric(metric.name) for r in prev_runs]
             spread = newest.metric_spread(metric.name)
             status, median, mad, tol = judge(value, previous, metric.higher_is_better, spread)  # type: ignore[arg-type]
-            status = newest.metric_withheld(metric.name) or status
+            shift = machine_change(newest, prev_runs)
+            status = newest.metric_withheld(metric.name) or _controlled(status, metric, shift)
             change = value - median if value is not None and median is not None else None
             verdicts.append(Verdict(
                 framework=key[0], preset=key[1], profile=key[2], slo_p99_ms=key[3], method=key[4],
@@ -173,6 +209,7 @@ def evaluate(runs: list[RunView]) -> list[Verdict]:
                 value=value, baseline_median=median, mad=mad, tolerance=tol, change=change,
                 change_pct=(change / median * 100 if change is not None and median else None),
                 own_spread=spread, previous_run_ids=tuple(r.run_id for r in prev_runs),
+                machine_change_pct=shift * 100 if shift is not None else None,
             ))
     return verdicts
 
@@ -187,5 +224,6 @@ def regressions_document(verdicts: list[Verdict], generated_at: str) -> dict:
         },
         "regressions": [v.as_dict() for v in verdicts if v.status == "regression"],
         "improvements": [v.as_dict() for v in verdicts if v.status == "improvement"],
+        "machine_changed": [v.as_dict() for v in verdicts if v.status == MACHINE_CHANGED],
         "checked": [v.as_dict() for v in verdicts],
     }

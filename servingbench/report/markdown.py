@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from servingbench.report.comparison import Comparison, Row
 from servingbench.report.format import fmt, fmt_pct, fmt_signed, fmt_spread
-from servingbench.report.history import RULE_TEXT, Verdict
+from servingbench.report.history import MACHINE_CHANGED, RULE_TEXT, Verdict
 from servingbench.report.model import TOO_FEW_SAMPLES, RunView
 
 
@@ -69,6 +69,21 @@ def verdict_lines(comparison: Comparison) -> list[str]:
     return [*lines, ""]
 
 
+def _machine_changed_lines(verdicts: list[Verdict]) -> list[str]:
+    """Changes the in-process reference explains: listed apart, never as the framework's regressions."""
+    moved = [v for v in verdicts if v.status == MACHINE_CHANGED]
+    if not moved:
+        return []
+    lines = ["", f"### Not attributed: the machine's speed changed ({len(moved)})", ""]
+    for v in moved:
+        lines.append(
+            f"- {v.framework} ({v.preset}, {v.profile}): {v.title} {fmt(v.value, 2)} {v.unit} vs median "
+            f"{fmt(v.baseline_median, 2)} ({fmt_signed(v.change_pct)}%), while the in-process reference "
+            f"moved {fmt_signed(v.machine_change_pct)}%; run {v.run_id}"
+        )
+    return lines
+
+
 def summary_markdown(comparison: Comparison, verdicts: list[Verdict], generated_at: str) -> str:
     lines = [f"## servingbench comparison ({generated_at})", ""]
     if not comparison.rows:
@@ -99,6 +114,7 @@ def summary_markdown(comparison: Comparison, verdicts: list[Verdict], generated_
     else:
         judged = sum(1 for v in verdicts if v.judged)
         lines.append(f"None ({judged} metric series judged; the others have too little history).")
+    lines += _machine_changed_lines(verdicts)
     lines += ["", f"Rule: {RULE_TEXT}", ""]
     if comparison.failed:
         lines += [f"### Failed or interrupted runs ({len(comparison.failed)})", ""]
