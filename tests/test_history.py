@@ -119,16 +119,11 @@ def test_a_p99_on_too_few_samples_is_not_a_regression_metric(tmp_path):
     assert len(verdicts["p99_ms_at_fixed_load"].previous_run_ids) == 4  # the withheld night is no baseline
 
 
-def _reference(rps: float) -> dict:
-    return {"reference": {"threads": 1, "cpus": [0], "single_p50_ms": 1000 / rps, "single_p99_ms": 2000 / rps,
-                          "sequential_rps": rps, "batch_size": 32, "batched_sentences_per_s": 2 * rps}}
-
-
 def _nights(tmp_path, nights: list[tuple[float, float, float]]):
     """(throughput, memory, in-process reference req/s) per night."""
     for day, (tput, mem, ref) in enumerate(nights, 1):
         write_run(tmp_path, started=f"2026-01-{day:02d}T00:00:00+00:00", tput=tput, mem=mem, samples=False,
-                  extra=_reference(ref))
+                  reference_rps=ref)
     return {v.metric: v for v in history.evaluate([run_view(r) for r in list_runs(tmp_path)])}
 
 
@@ -157,7 +152,7 @@ def test_without_enough_references_the_rule_is_unchanged(tmp_path):
     for day, tput in enumerate([100.0, 101.0, 99.0], 1):  # earlier runs without a reference (older records)
         write_run(tmp_path, started=f"2026-01-{day:02d}T00:00:00+00:00", tput=tput, samples=False,
                   extra={"reference": None})
-    write_run(tmp_path, started="2026-01-04T00:00:00+00:00", tput=60.0, samples=False, extra=_reference(80.0))
+    write_run(tmp_path, started="2026-01-04T00:00:00+00:00", tput=60.0, samples=False, reference_rps=80.0)
     verdicts = {v.metric: v for v in history.evaluate([run_view(r) for r in list_runs(tmp_path)])}
     assert verdicts["throughput_at_slo_rps"].status == "regression"
     assert verdicts["throughput_at_slo_rps"].machine_change_pct is None

@@ -200,12 +200,11 @@ def test_history_trends_and_regression_on_index(tmp_path):
 
 def test_a_change_the_machine_explains_is_shown_apart(tmp_path):
     """The in-process reference fell 40% with the throughput: no regression, a "machine changed" row."""
-    from tests.test_history import _reference
     results = tmp_path / "results"
     for day, (tput, ref) in enumerate([(50.0, 140.0), (51.0, 139.0), (49.0, 141.0), (50.0, 140.0),
                                        (30.0, 84.0)], 1):
         write_run(results, started=f"2026-01-{day:02d}T00:00:00+00:00", tput=tput, samples=False,
-                  extra=_reference(ref))
+                  reference_rps=ref)
     out = tmp_path / "reports"
     write_reports(results, out)
     html = (out / "index.html").read_text()

@@ -95,10 +95,10 @@ def _record(run_id: str, framework: str, preset: str, started: str, status: str,
 
 
 def _measured(record: RunRecord, steps: list[ClosedStep], tput: float, p99_1: float, cpu_ms: float,
-              mem: float, parity: bool) -> None:
+              mem: float, parity: bool, reference_rps: float) -> None:
     record.time_to_ready_s = 3.0
     record.reference = Reference(threads=1, cpus=[0], single_p50_ms=8.0, single_p99_ms=12.0,
-                                 sequential_rps=100.0, batch_size=32, batched_sentences_per_s=200.0)
+                                 sequential_rps=reference_rps, batch_size=32, batched_sentences_per_s=200.0)
     record.parity = ParityResult(passed=parity, sentences=10, label_mismatches=0 if parity else 3,
                                  max_score_diff=1e-7, tolerance=1e-4, accuracy=0.9)
     record.steps = steps
@@ -142,6 +142,7 @@ def write_run(
     summary_extra: dict | None = None,
     samples: bool = True,
     schema: int = 2,
+    reference_rps: float = 100.0,
 ) -> Path:
     """A published run folder ``root/<run_id>`` with run.json, steps, samples and a server log.
 
@@ -158,7 +159,7 @@ def write_run(
     steps = [step(1, tput / 2, 10.0, p99_1, cpu_ms=cpu_ms, mem=mem),
              step(4, tput, 40.0, 90.0, cpu_ms=cpu_ms, mem=mem)]
     if status == "complete":
-        _measured(record, steps, tput, p99_1, cpu_ms, mem, parity)
+        _measured(record, steps, tput, p99_1, cpu_ms, mem, parity, reference_rps)
         if samples:
             _write_samples(folder, steps)
     doc = _schema1(record, record.steps, tput, p99_1, cpu_ms, mem) if schema == 1 else record.to_dict()
